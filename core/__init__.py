@@ -1,0 +1,1 @@
+"""Smile Mirror's headless engine: frames in, smile readings out. No pygame here."""

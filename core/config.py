@@ -1,0 +1,187 @@
+"""Configuration: one TOML file (plus command-line overrides) validated before anything starts.
+
+Every option of `smile-mirror run` has a key here, and every key is checked: an unknown key, a
+wrong type or a value out of range stops the start with the file, the key and what is allowed,
+so a typo in /etc/smile-mirror/config.toml never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from core.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SYSTEM_CONFIG = Path("/etc/smile-mirror/config.toml")
+CONFIG_ENV = "SMILE_MIRROR_CONFIG"
+
+
+def _opt(default: Any, help: str, *, choices: tuple = (), lo: float | None = None,
+         hi: float | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "choices": choices, "lo": lo, "hi": hi})
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    spec: str = _opt("auto", "auto, picamera2, webcam[:N|:/dev/videoN], video:PATH, images:GLOB, demo")
+    width: int = _opt(640, "capture width for inference (pixels)", lo=64, hi=4096)
+    height: int = _opt(480, "capture height for inference (pixels)", lo=48, hi=4096)
+    fps: int = _opt(30, "camera frame rate asked for", lo=1, hi=120)
+    pace: bool = _opt(True, "play video files at their own frame rate (false: as fast as possible)")
+    loop: bool = _opt(False, "restart a video file or image list at its end")
+
+
+@dataclass(frozen=True, slots=True)
+class DisplayConfig:
+    mode: str = _opt("auto", "where the mirror is shown", choices=("auto", "fullscreen", "window", "headless"))
+    diagnostics: bool = _opt(False, "show fps, inference ms and skipped frames (toggle with d)")
+    rotate: int = _opt(0, "rotate the picture for portrait screens (degrees)", choices=(0, 90, 180, 270))
+    width: int = _opt(1280, "window size when not fullscreen", lo=160, hi=7680)
+    height: int = _opt(720, "window size when not fullscreen", lo=120, hi=4320)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    path: str = _opt("", "an explicit face_landmarker.task (verified by checksum); empty: the cache")
+    dir: str = _opt("", "model cache folder; empty: per-user cache, or the system path for the kiosk")
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    score_hz: float = _opt(15.0, "target score updates per second while a face is present", lo=1.0, hi=120.0)
+    idle_hz: float = _opt(4.0, "score updates per second while nobody is there", lo=0.5, hi=60.0)
+    max_cpu: float = _opt(0.5, "largest share of one core that inference may use", lo=0.05, hi=1.0)
+    max_faces: int = _opt(1, "faces tracked at once", lo=1, hi=4)
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    mode: str = _opt("lobby", "what the mirror does", choices=("lobby", "photobooth", "group"))
+    state_dir: str = _opt("", "where the photo booth keeps photos and counters (lobby mode writes nothing)")
+    frames: int = _opt(0, "stop after this many displayed frames (0: run until quit)", lo=0)
+    readings: str = _opt("", "write one JSON line per scored frame to this file")
+    log_level: str = _opt("INFO", "logging level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    source: SourceConfig = field(default_factory=SourceConfig)
+    display: DisplayConfig = field(default_factory=DisplayConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def replace(self, overrides: Mapping[str, Any], origin: str = "command line") -> "Config":
+        """A copy with dotted-key overrides (`{"source.spec": "demo"}`) applied and checked."""
+        nested: dict[str, dict[str, Any]] = {}
+        for dotted, value in overrides.items():
+            section, _, key = dotted.partition(".")
+            nested.setdefault(section, {})[key] = value
+        return _apply(self, nested, origin)
+
+
+SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(Config)}  # type: ignore[misc]
+
+
+def _describe(f: dataclasses.Field) -> str:
+    meta = f.metadata
+    if meta.get("choices"):
+        return "one of " + ", ".join(repr(c) for c in meta["choices"])
+    kind = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[_type_of(f)]
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if lo is not None and hi is not None:
+        return f"{kind} from {lo:g} to {hi:g}"
+    if lo is not None:
+        return f"{kind} of at least {lo:g}"
+    return kind
+
+
+def _type_of(f: dataclasses.Field) -> type:
+    return {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
+
+
+def _check(section: str, f: dataclasses.Field, value: Any, origin: str) -> Any:
+    want = _type_of(f)
+    ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    meta = f.metadata
+    if ok and meta.get("choices") and value not in meta["choices"]:
+        ok = False
+    if ok and want in (int, float):
+        lo, hi = meta.get("lo"), meta.get("hi")
+        ok = (lo is None or value >= lo) and (hi is None or value <= hi)
+    if not ok:
+        raise ConfigError(f"{origin}: {section}.{f.name} = {value!r} is not allowed; it must be {_describe(f)}.")
+    return value
+
+
+def _apply(base: Config, data: Mapping[str, Any], origin: str) -> Config:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{origin}: expected a TOML table at the top level.")
+    sections = {}
+    for section, values in data.items():
+        if section not in SECTIONS:
+            raise ConfigError(f"{origin}: unknown section [{section}]; known sections: {', '.join(SECTIONS)}.")
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{origin}: [{section}] must be a table of keys, not {type(values).__name__}.")
+        known = {f.name: f for f in fields(SECTIONS[section])}
+        checked = {}
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(
+                    f"{origin}: unknown key {section}.{key}; keys in [{section}]: {', '.join(known)}.")
+            checked[key] = _check(section, known[key], value, origin)
+        sections[section] = dataclasses.replace(getattr(base, section), **checked)
+    return dataclasses.replace(base, **sections)
+
+
+def load_config(path: str | os.PathLike | None = None) -> Config:
+    """Defaults, then the file: `path`, else $SMILE_MIRROR_CONFIG, else the system file if present.
+
+    An explicitly named file must exist; the system default is optional.
+    """
+    explicit = path or os.environ.get(CONFIG_ENV)
+    target = Path(explicit) if explicit else SYSTEM_CONFIG
+    if not explicit and not target.exists():
+        return Config()
+    try:
+        text = target.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {target} does not exist; create it or drop --config.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {target} cannot be read: {exc}.") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{target}: not valid TOML ({exc}).") from None
+    log.info("config loaded from %s", target)
+    return _apply(Config(), data, str(target))
+
+
+def to_toml(config: Config) -> str:
+    """The config as a commented TOML document (used to write the kiosk's default file)."""
+    lines = ["# Smile Mirror configuration. Every key is optional; unknown keys are rejected.", ""]
+    for section in SECTIONS:
+        lines.append(f"[{section}]")
+        values = getattr(config, section)
+        for f in fields(values):
+            lines.append(f"# {f.metadata['help']} ({_describe(f)})")
+            lines.append(f"{f.name} = {_toml_value(getattr(values, f.name))}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)

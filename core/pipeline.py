@@ -1,0 +1,291 @@
+"""Capture and inference, each in its own thread, handing over through one-slot "latest wins"
+boxes so the display loop never waits for the model and no frame is ever queued.
+
+`CaptureThread` keeps the newest camera frame and reopens a failed camera with back-off (as
+Frigate's CameraWatchdog does). `InferenceWorker` scores one frame at a time; a frame offered
+while it is busy is refused, and the scheduler counts it as skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+
+from core.clock import now_ms
+from core.errors import FrameError, SourceError
+from core.landmarker import Landmarker, check_frame
+from core.sources.base import FrameSource
+from core.types import FaceObservation, Frame
+
+log = logging.getLogger(__name__)
+
+
+class Throttle:
+    """Lets a repeated log message through at most once per `period_s` (monotonic)."""
+
+    def __init__(self, period_s: float = 60.0) -> None:
+        self.period_s = period_s
+        self._last = -1e18
+        self.suppressed = 0
+
+    def ready(self) -> bool:
+        now = time.monotonic()
+        if now - self._last >= self.period_s:
+            self._last = now
+            return True
+        self.suppressed += 1
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureStatus:
+    state: str        # "starting", "running", "unavailable", "ended"
+    reason: str = ""
+    frames: int = 0
+    bad_frames: int = 0
+    reconnects: int = 0
+
+
+class CaptureThread:
+    """Reads a FrameSource in the background and always offers the newest frame.
+
+    Live sources (cameras) overwrite an unread frame: the display wants the newest. Media
+    sources (files, the demo) wait for the frame to be taken, so no video frame is lost to a
+    slow consumer. A source that fails is closed and reopened with back-off, for ever.
+    """
+
+    def __init__(self, open_source: Callable[[], FrameSource], *, backoff_s: tuple[float, float] = (0.5, 10.0),
+                 stale_s: float = 2.0) -> None:
+        self._open = open_source
+        self._backoff = backoff_s
+        self.stale_s = stale_s
+        self._cond = threading.Condition()
+        self._frame: Frame | None = None
+        self._received_ms = 0.0
+        self._taken = True
+        self._stop = threading.Event()
+        self._state, self._reason = "starting", ""
+        self._frames = self._bad = self._reconnects = 0
+        self.source_name = ""
+        self.live = True
+        self.realtime = True
+        self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
+
+    def start(self) -> "CaptureThread":
+        self._thread.start()
+        return self
+
+    def status(self) -> CaptureStatus:
+        with self._cond:
+            return CaptureStatus(self._state, self._reason, self._frames, self._bad, self._reconnects)
+
+    def next_frame(self, after_index: int, timeout_s: float) -> tuple[Frame, float] | None:
+        """The newest frame with an index after `after_index` and its receipt time, waiting up
+        to `timeout_s`; None if none came (camera stalled, source ended or stopping)."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while self._frame is None or self._taken or self._frame.index == after_index:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._state == "ended" or self._stop.is_set():
+                    return None
+                self._cond.wait(left)
+            self._taken = True
+            self._cond.notify_all()
+            return self._frame, self._received_ms
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        self._thread.join(timeout_s)
+
+    # -- the thread --------------------------------------------------------------------------
+    def _set(self, state: str, reason: str = "") -> None:
+        with self._cond:
+            self._state, self._reason = state, reason
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        delay = self._backoff[0]
+        source: FrameSource | None = None
+        index = 0  # our own frame numbering: stays increasing across reconnects
+        try:
+            while not self._stop.is_set():
+                if source is None:
+                    try:
+                        source = self._open()
+                    except SourceError as exc:
+                        self._set("unavailable", str(exc))
+                        log.warning("camera unavailable: %s; retrying in %.1f s", exc, delay)
+                        self._stop.wait(delay)
+                        delay = min(delay * 2, self._backoff[1])
+                        continue
+                    self.source_name, self.live, self.realtime = source.name, source.live, source.realtime
+                    self._set("running")
+                try:
+                    frame = source.read()
+                except SourceError as exc:
+                    log.warning("%s; reopening", exc)
+                    self._set("unavailable", str(exc))
+                    _close_quietly(source)
+                    source = None
+                    with self._cond:
+                        self._reconnects += 1
+                    continue
+                if frame is None:
+                    self._set("ended", "end of media")
+                    return
+                try:
+                    check_frame(frame.rgb)
+                except FrameError as exc:
+                    with self._cond:
+                        self._bad += 1
+                    log.debug("bad frame skipped: %s", exc)
+                    continue
+                delay = self._backoff[0]
+                index += 1
+                self._publish(Frame(rgb=frame.rgb, t_ms=frame.t_ms, index=index))
+        finally:
+            if source is not None:
+                _close_quietly(source)
+            with self._cond:
+                self._cond.notify_all()
+
+    def _publish(self, frame: Frame) -> None:
+        with self._cond:
+            if not self.live:  # media: hand over every frame
+                while not self._taken and not self._stop.is_set():
+                    self._cond.wait(0.1)
+            self._frame, self._received_ms, self._taken = frame, now_ms(), False
+            self._frames += 1
+            if self._state != "running":
+                self._state, self._reason = "running", ""
+            self._cond.notify_all()
+
+
+def _close_quietly(source: FrameSource) -> None:
+    try:
+        source.close()
+    except Exception as exc:  # a dying device may fail to close; it is gone either way
+        log.debug("closing %s failed: %s", getattr(source, "name", source), exc)
+
+
+@dataclass(frozen=True, slots=True)
+class Inference:
+    """One finished landmarker run."""
+
+    frame_index: int
+    t_ms: float            # the frame's own time
+    received_ms: float     # when capture received the frame (monotonic)
+    done_ms: float         # when the result was ready (monotonic)
+    faces: list[FaceObservation]
+    infer_ms: float        # wall time inside the landmarker
+    error: str = ""
+
+    @property
+    def latency_ms(self) -> float:
+        return self.done_ms - self.received_ms
+
+
+class SyncInference:
+    """Runs the landmarker in the caller's thread: the naive baseline, and deterministic
+    batch processing. Same interface as InferenceWorker."""
+
+    def __init__(self, landmarker: Landmarker) -> None:
+        self.landmarker = landmarker
+        self.errors = 0
+        self._result: Inference | None = None
+        self._throttle = Throttle()
+
+    @property
+    def busy(self) -> bool:
+        return False
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        return True
+
+    def submit(self, frame: Frame, received_ms: float) -> bool:
+        self._result = _run_landmarker(self.landmarker, frame, received_ms, self)
+        return True
+
+    def poll(self) -> Inference | None:
+        result, self._result = self._result, None
+        return result
+
+    def close(self) -> None:
+        self.landmarker.close()
+
+
+class InferenceWorker(SyncInference):
+    """Runs the landmarker in a background thread, one frame at a time, never queueing."""
+
+    def __init__(self, landmarker: Landmarker) -> None:
+        super().__init__(landmarker)
+        self._cond = threading.Condition()
+        self._job: tuple[Frame, float] | None = None
+        self._busy = False
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
+        self._thread.start()
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def submit(self, frame: Frame, received_ms: float) -> bool:
+        with self._cond:
+            if self._busy or self._stop:
+                return False
+            self._job, self._busy = (frame, received_ms), True
+            self._cond.notify_all()
+            return True
+
+    def poll(self) -> Inference | None:
+        with self._cond:
+            result, self._result = self._result, None
+        return result
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Block until the current job is done (media played as fast as possible, tests)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._busy, timeout_s)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._job is not None or self._stop)
+                if self._stop:
+                    return
+                frame, received = self._job  # type: ignore[misc]
+                self._job = None
+            result = _run_landmarker(self.landmarker, frame, received, self)
+            with self._cond:
+                self._result, self._busy = result, False
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        self._thread.join(5.0)
+        self.landmarker.close()
+
+
+def _run_landmarker(landmarker: Landmarker, frame: Frame, received_ms: float, owner: SyncInference) -> Inference:
+    t0 = now_ms()
+    error = ""
+    try:
+        faces = landmarker.detect(frame.rgb, frame.t_ms)
+    except Exception as exc:  # one bad frame must not stop the mirror
+        faces, error = [], f"{type(exc).__name__}: {exc}"
+        owner.errors += 1
+        if owner._throttle.ready():
+            log.warning("landmarker failed on frame %d (%s); frame skipped (%d so far)", frame.index, error,
+                        owner.errors)
+    t1 = now_ms()
+    return Inference(frame_index=frame.index, t_ms=frame.t_ms, received_ms=received_ms, done_ms=t1, faces=faces,
+                     infer_ms=t1 - t0, error=error)

@@ -1,0 +1,373 @@
+#!/usr/bin/env bash
+# Smile Mirror installer for Raspberry Pi OS Bookworm 64-bit (Lite and Desktop), run as root.
+#
+#   sudo hw/install.sh              console kiosk: smile-mirror.service on tty1 (Lite)
+#   sudo hw/install.sh --desktop    inside the desktop session: smile-mirror-desktop.service
+#   hw/install.sh --dry-run [...]   print every action, do none (no root needed)
+#   sudo hw/install.sh --uninstall [--purge]
+#
+# Idempotent: run it again after `git pull` to update (it reinstalls the package, keeps an
+# edited /etc/smile-mirror/config.toml, and restarts the mirror if it was running).
+#
+# Which mediapipe: read from the CPU's Features in /proc/cpuinfo. Every mediapipe 1.x aarch64
+# wheel needs ARMv8.2 (LSE atomics, dot product, fp16) and dies with SIGILL on a Pi 4
+# (Cortex-A72), so a CPU without atomics, asimddp and fphp gets requirements/mediapipe-0.10.txt
+# (mediapipe 0.10.18); a Pi 5 (Cortex-A76) gets requirements/mediapipe-1-numpy1.txt
+# (mediapipe 1.2.3). Both pin numpy 1.26: apt's python3-simplejpeg, which picamera2 imports
+# through --system-site-packages, is built against Bookworm's numpy 1.24 and fails under numpy 2.
+#
+# For tests (nothing here is needed on a Pi):
+#   SMILE_MIRROR_ROOT=/tmp/fakeroot  prefix for every file written; system-wide commands
+#                                    (apt, useradd, systemctl on the live system) are skipped
+#   CPUINFO=path                     read CPU features from this file instead of /proc/cpuinfo
+#   SMILE_MIRROR_ARCH=arm64          instead of `dpkg --print-architecture`
+#   SMILE_MIRROR_LOCK=path           force a lock file
+#   PYTHON=/usr/bin/python3          the interpreter the venv is made from (apt's, for picamera2)
+set -euo pipefail
+
+readonly APP=smile-mirror
+readonly SVC_USER=smile-mirror
+readonly GROUPS_WANTED=(video render input)
+readonly APT_PACKAGES=(
+    python3-picamera2  # libcamera + picamera2 (+ python3-simplejpeg), not on PyPI for the Pi
+    python3-venv       # the venv, with pip through ensurepip
+    libegl1 libgles2   # libmediapipe.so links libEGL.so.1 and libGLESv2.so.2
+    libgbm1 libdrm2    # SDL's kmsdrm driver (inside the pygame wheel) loads them at run time
+    ca-certificates    # the model download over https
+)
+
+SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="${SMILE_MIRROR_ROOT:-}"
+ROOT="${ROOT%/}"
+CPUINFO="${CPUINFO:-/proc/cpuinfo}"
+DT_MODEL="${DT_MODEL:-/proc/device-tree/model}"
+PYTHON="${PYTHON:-/usr/bin/python3}"
+
+PREFIX=/opt/smile-mirror
+VENV="$PREFIX/venv"
+STATE_DIR=/var/lib/smile-mirror
+MODEL_DIR="$STATE_DIR/models"
+CONF_DIR=/etc/smile-mirror
+CONF="$CONF_DIR/config.toml"
+UNIT_DIR=/etc/systemd/system
+USER_UNIT_DIR=/etc/systemd/user
+AUTOSTART_DIR=/etc/xdg/autostart
+
+LOCK=""
+DRY_RUN=0
+UNINSTALL=0
+PURGE=0
+DESKTOP=0
+
+usage() {
+    sed -n '2,7s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+}
+
+say() { printf '==> %s\n' "$*"; }
+warn() { printf 'WARNING: %s\n' "$*" >&2; }
+die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+# A word as it would be typed into a shell: plain if safe, else in single quotes.
+quote() {
+    if [[ $1 =~ ^[][A-Za-z0-9_./:=,@%+-]+$ ]]; then
+        printf '%s' "$1"
+    else
+        printf "'%s'" "${1//\'/\'\\\'\'}"
+    fi
+}
+
+# Print a command as it would be typed, then run it (unless --dry-run).
+run() {
+    local a line="+"
+    for a in "$@"; do
+        line+=" $(quote "$a")"
+    done
+    printf '%s\n' "$line"
+    if [[ $DRY_RUN -eq 0 ]]; then
+        "$@"
+    fi
+}
+
+# Commands that change the live system rather than files under $ROOT: skipped under a fake root.
+sys() {
+    if [[ -n $ROOT && $DRY_RUN -eq 0 ]]; then
+        printf '# skipped (SMILE_MIRROR_ROOT is set): %s\n' "$*"
+        return 0
+    fi
+    run "$@"
+}
+
+# systemctl: offline (--root, only enable/disable make sense) under a fake root, live otherwise.
+sctl() {
+    if [[ -z $ROOT ]]; then
+        run systemctl "$@"
+        return
+    fi
+    local a args=()
+    for a in "$@"; do
+        [[ $a == --now ]] || args+=("$a")
+    done
+    case " ${args[*]} " in
+        *" enable "* | *" disable "*) run systemctl --root="$ROOT" "${args[@]}" ;;
+        *) sys systemctl "$@" ;;
+    esac
+}
+
+parse_args() {
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+            --dry-run | -n) DRY_RUN=1 ;;
+            --uninstall) UNINSTALL=1 ;;
+            --purge) PURGE=1 ;;
+            --desktop) DESKTOP=1 ;;
+            -h | --help) usage; exit 0 ;;
+            *) usage >&2; die "unknown option: $1" ;;
+        esac
+        shift
+    done
+    if [[ $PURGE -eq 1 && $UNINSTALL -eq 0 ]]; then
+        die "--purge only goes with --uninstall"
+    fi
+}
+
+preflight() {
+    if [[ $DRY_RUN -eq 1 ]]; then
+        say "dry run: printing every action, doing none"
+    elif [[ $EUID -ne 0 && -z $ROOT ]]; then
+        die "run as root (sudo $0 $*), or try --dry-run"
+    fi
+    local codename=""
+    if [[ -r /etc/os-release ]]; then
+        codename="$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release | tr -d '"')"
+    fi
+    if [[ $codename != bookworm ]]; then
+        warn "made for Raspberry Pi OS Bookworm; this system says '${codename:-unknown}'"
+    fi
+}
+
+# Sets LOCK to the lock file (relative to the repository) that suits this CPU.
+choose_lock() {
+    say "CPU check ($CPUINFO)"
+    if [[ -n ${SMILE_MIRROR_LOCK:-} ]]; then
+        LOCK="$SMILE_MIRROR_LOCK"
+        printf '# lock forced by SMILE_MIRROR_LOCK: %s\n' "$LOCK"
+        return
+    fi
+    local arch
+    arch="${SMILE_MIRROR_ARCH:-$(dpkg --print-architecture 2>/dev/null || uname -m)}"
+    case $arch in
+        arm64 | aarch64) ;;
+        *) die "this installer is for 64-bit Raspberry Pi OS (arm64); this system is $arch. On a PC, follow the README's pip install instead." ;;
+    esac
+    [[ -r $CPUINFO ]] || die "cannot read $CPUINFO to tell a Pi 4 from a Pi 5"
+    local features missing=() f
+    features=" $(grep -m1 -i '^Features' "$CPUINFO" | cut -d: -f2- | tr -s '[:space:]' ' ') "
+    for f in atomics asimddp fphp; do
+        [[ $features == *" $f "* ]] || missing+=("$f")
+    done
+    if [[ ${#missing[@]} -eq 0 ]]; then
+        printf '# CPU has atomics, asimddp and fphp (ARMv8.2, e.g. Pi 5): mediapipe 1.2.3\n'
+        LOCK=requirements/mediapipe-1-numpy1.txt
+    else
+        printf '# CPU lacks %s (ARMv8.0, e.g. Pi 4): mediapipe 0.10.18, the newest that runs there\n' "${missing[*]}"
+        LOCK=requirements/mediapipe-0.10.txt
+    fi
+    if [[ -r $DT_MODEL ]]; then
+        printf '# board: %s\n' "$(tr -d '\0' <"$DT_MODEL")"
+    fi
+    printf '# lock: %s\n' "$LOCK"
+}
+
+install_packages() {
+    say "system packages"
+    sys apt-get update
+    sys env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${APT_PACKAGES[@]}"
+}
+
+create_user() {
+    say "service user $SVC_USER"
+    if getent passwd "$SVC_USER" >/dev/null; then
+        printf '# user %s exists\n' "$SVC_USER"
+    else
+        sys useradd --system --user-group --home-dir "$STATE_DIR" --no-create-home \
+            --shell /usr/sbin/nologin --comment "Smile Mirror kiosk" "$SVC_USER"
+    fi
+    local g have=()
+    for g in "${GROUPS_WANTED[@]}"; do
+        if getent group "$g" >/dev/null || [[ $DRY_RUN -eq 1 ]]; then
+            have+=("$g")
+        else
+            warn "group $g does not exist; skipped"
+        fi
+    done
+    if [[ ${#have[@]} -gt 0 ]]; then
+        local joined
+        joined="$(IFS=,; printf '%s' "${have[*]}")"
+        sys usermod --append --groups "$joined" "$SVC_USER"
+    fi
+}
+
+install_app() {
+    local lock="$1"
+    say "program in $VENV (lock $lock)"
+    [[ -f $SRC/$lock ]] || die "lock file $SRC/$lock is missing"
+    if [[ $DRY_RUN -eq 0 ]]; then
+        local ver
+        ver="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+        [[ $ver == 3.11 ]] || warn "$PYTHON is Python $ver; the locks are made for Bookworm's 3.11"
+    fi
+    run install -d -m 0755 "$ROOT$PREFIX" "$ROOT$PREFIX/hw"
+    if [[ -x $ROOT$VENV/bin/python ]]; then
+        printf '# venv %s exists\n' "$VENV"
+    else
+        # --system-site-packages: picamera2 and libcamera come from apt, not PyPI.
+        run "$PYTHON" -m venv --system-site-packages "$ROOT$VENV"
+    fi
+    local pip=("$ROOT$VENV/bin/python" -m pip --disable-pip-version-check --no-input)
+    # --no-deps: mediapipe's metadata would add opencv-contrib-python (a second cv2) and more;
+    # the lock pins exactly what is imported.
+    run "${pip[@]}" install --no-deps -r "$SRC/$lock"
+    run "${pip[@]}" install --no-deps --force-reinstall "$SRC"
+    # The reason for numpy 1.26 in the lock: apt's simplejpeg (numpy 1.24 ABI) must load.
+    run "$ROOT$VENV/bin/python" -c 'import numpy, simplejpeg, picamera2, mediapipe, cv2; print("numpy", numpy.__version__, "mediapipe", mediapipe.__version__, "cv2", cv2.__version__, "picamera2 ok")'
+    run install -m 0644 "$SRC/hw/README.md" "$ROOT$PREFIX/hw/README.md"
+    run install -m 0755 "$SRC/hw/smoke.sh" "$ROOT$PREFIX/hw/smoke.sh"
+}
+
+provision_model() {
+    say "model in $MODEL_DIR"
+    # The state folder belongs to the service user (systemd then leaves its contents alone);
+    # the model folder stays root's, so the mirror cannot alter the model.
+    run install -d -m 0755 "$ROOT$STATE_DIR"
+    sys chown "$SVC_USER:$SVC_USER" "$ROOT$STATE_DIR"
+    run install -d -m 0755 "$ROOT$MODEL_DIR"
+    local cli="$ROOT$VENV/bin/smile-mirror"
+    if [[ $DRY_RUN -eq 0 ]] && "$cli" model verify --dir "$ROOT$MODEL_DIR" >/dev/null 2>&1; then
+        printf '# model already verified\n'
+    else
+        run "$cli" model fetch --dir "$ROOT$MODEL_DIR"
+    fi
+    run "$cli" model verify --dir "$ROOT$MODEL_DIR"
+}
+
+write_config() {
+    say "configuration $CONF"
+    run install -d -m 0755 "$ROOT$CONF_DIR"
+    if [[ -e $ROOT$CONF ]]; then
+        printf '# %s exists: kept as it is (compare with: smile-mirror config default)\n' "$CONF"
+        # A key this version no longer accepts would stop the mirror at start: say so now.
+        run "$ROOT$VENV/bin/smile-mirror" config check "$ROOT$CONF" ||
+            warn "$CONF is not valid for this version; the mirror will not start until it is fixed"
+        return
+    fi
+    printf '+ %q config default > %q\n' "$ROOT$VENV/bin/smile-mirror" "$ROOT$CONF"
+    if [[ $DRY_RUN -eq 0 ]]; then
+        local tmp
+        tmp="$(mktemp "$ROOT$CONF_DIR/.config.toml.XXXXXX")"
+        if ! "$ROOT$VENV/bin/smile-mirror" config default >"$tmp"; then
+            rm -f "$tmp"
+            die "could not write the default config"
+        fi
+        chmod 0644 "$tmp"
+        mv "$tmp" "$ROOT$CONF"
+    fi
+}
+
+# Console blanking off at boot (the unit also runs setterm); raspi-config does the same.
+console_blank_off() {
+    local cmdline=""
+    for f in /boot/firmware/cmdline.txt /boot/cmdline.txt; do
+        if [[ -f $ROOT$f ]]; then
+            cmdline="$ROOT$f"
+            break
+        fi
+    done
+    if [[ -z $cmdline ]]; then
+        printf '# no cmdline.txt found: console blanking left as it is (the unit runs setterm)\n'
+    elif grep -q 'consoleblank=' "$cmdline"; then
+        printf '# %s already sets consoleblank\n' "$cmdline"
+    else
+        run cp -p "$cmdline" "$cmdline.smile-mirror.bak"
+        run sed -i '1 s/$/ consoleblank=0/' "$cmdline"
+    fi
+}
+
+install_units() {
+    say "systemd units"
+    if [[ $DESKTOP -eq 1 ]]; then
+        run install -d -m 0755 "$ROOT$USER_UNIT_DIR" "$ROOT$AUTOSTART_DIR"
+        run install -m 0644 "$SRC/systemd/smile-mirror-desktop.service" "$ROOT$USER_UNIT_DIR/"
+        run install -m 0644 "$SRC/systemd/smile-mirror-autostart.desktop" "$ROOT$AUTOSTART_DIR/smile-mirror.desktop"
+        # One mirror owns the camera: the console kiosk goes if it was there.
+        if [[ -e $ROOT$UNIT_DIR/$APP.service ]]; then
+            sctl disable --now "$APP.service"
+            run rm -f "$ROOT$UNIT_DIR/$APP.service"
+        fi
+        sctl daemon-reload
+        sctl --global enable "$APP-desktop.service"
+        say "the mirror starts at the next desktop login (enable auto-login: raspi-config, System, Boot / Auto Login)"
+        return
+    fi
+    run install -d -m 0755 "$ROOT$UNIT_DIR"
+    run install -m 0644 "$SRC/systemd/$APP.service" "$ROOT$UNIT_DIR/$APP.service"
+    run rm -f "$ROOT$USER_UNIT_DIR/$APP-desktop.service" "$ROOT$AUTOSTART_DIR/smile-mirror.desktop"
+    console_blank_off
+    sctl daemon-reload
+    sctl enable "$APP.service"
+    if [[ -z $ROOT ]] && systemctl is-enabled --quiet display-manager.service 2>/dev/null; then
+        warn "a desktop is enabled and holds the screen: use --desktop, or boot to the console (raspi-config nonint do_boot_behaviour B1)"
+    fi
+    if [[ -z $ROOT ]] && systemctl is-active --quiet "$APP.service" 2>/dev/null; then
+        sctl restart "$APP.service"
+    else
+        say "the mirror starts at the next boot, or now with: sudo systemctl start $APP"
+    fi
+}
+
+uninstall() {
+    say "removing Smile Mirror"
+    if [[ -e $ROOT$UNIT_DIR/$APP.service ]]; then
+        sctl disable --now "$APP.service"
+    fi
+    if [[ -e $ROOT$USER_UNIT_DIR/$APP-desktop.service ]]; then
+        sctl --global disable "$APP-desktop.service"
+    fi
+    run rm -f "$ROOT$UNIT_DIR/$APP.service" "$ROOT$USER_UNIT_DIR/$APP-desktop.service" \
+        "$ROOT$AUTOSTART_DIR/smile-mirror.desktop"
+    sctl daemon-reload
+    sys systemctl start getty@tty1.service
+    run rm -rf "$ROOT$PREFIX"
+    if [[ $PURGE -eq 1 ]]; then
+        run rm -rf "$ROOT$CONF_DIR" "$ROOT$STATE_DIR" "$ROOT/var/cache/smile-mirror"
+        if getent passwd "$SVC_USER" >/dev/null || [[ $DRY_RUN -eq 1 ]]; then
+            sys userdel "$SVC_USER"
+        fi
+    else
+        printf '# kept: %s, %s (photos, counters, model) and user %s; --purge removes them\n' \
+            "$CONF" "$STATE_DIR" "$SVC_USER"
+    fi
+    printf '# kept: apt packages (%s) and consoleblank=0 in cmdline.txt\n' "${APT_PACKAGES[*]}"
+}
+
+main() {
+    parse_args "$@"
+    preflight "$@"
+    if [[ $UNINSTALL -eq 1 ]]; then
+        uninstall
+        return
+    fi
+    choose_lock
+    install_packages
+    create_user
+    install_app "$LOCK"
+    provision_model
+    write_config
+    install_units
+    if [[ $DRY_RUN -eq 1 ]]; then
+        say "done (dry run: nothing was changed)"
+    else
+        say "done"
+    fi
+}
+
+main "$@"

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# On-device smoke checks for an installed Smile Mirror: each check runs with a timeout and the
+# script prints a PASS/FAIL/SKIP table; the exit status is 1 if any check failed.
+#
+#   sudo /opt/smile-mirror/hw/smoke.sh [--source picamera2|webcam|webcam:N] [--stop-service]
+#
+# The camera and the screen can have only one owner: if smile-mirror.service is running, stop
+# it first, or pass --stop-service (it is started again when the checks end).
+# Environment: SMILE_MIRROR_VENV (/opt/smile-mirror/venv), SMILE_MIRROR_CACHE (the model
+# folder, /var/lib/smile-mirror/models), SMOKE_TIMEOUT_SCALE (multiply every timeout, e.g. 3
+# on a slow SD card).
+set -euo pipefail
+
+VENV="${SMILE_MIRROR_VENV:-/opt/smile-mirror/venv}"
+export SMILE_MIRROR_CACHE="${SMILE_MIRROR_CACHE:-/var/lib/smile-mirror/models}"
+SCALE="${SMOKE_TIMEOUT_SCALE:-1}"
+SOURCE=picamera2
+STOP_SERVICE=0
+SERVICE=smile-mirror.service
+
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --source) SOURCE="${2:?--source needs a value}"; shift ;;
+        --source=*) SOURCE="${1#--source=}" ;;
+        --stop-service) STOP_SERVICE=1 ;;
+        -h | --help) sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        *) echo "unknown option: $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+PY="$VENV/bin/python"
+CLI="$VENV/bin/smile-mirror"
+LOG="$(mktemp -d /tmp/smile-mirror-smoke.XXXXXX)"
+RESULTS=()
+FAILED=0
+
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+    if [[ $STOP_SERVICE -eq 2 ]]; then
+        systemctl start "$SERVICE" || true
+    fi
+}
+trap cleanup EXIT
+
+if command -v systemctl >/dev/null && systemctl is-active --quiet "$SERVICE" 2>/dev/null; then
+    if [[ $STOP_SERVICE -eq 1 ]]; then
+        systemctl stop "$SERVICE"
+        STOP_SERVICE=2
+    else
+        echo "$SERVICE is running and owns the camera and the screen." >&2
+        echo "Stop it first (sudo systemctl stop smile-mirror) or pass --stop-service." >&2
+        exit 2
+    fi
+fi
+
+# check NAME SECONDS COMMAND...: run with a timeout, record PASS/FAIL and the last output line.
+check() {
+    local name="$1" limit="$2"
+    shift 2
+    limit=$((limit * SCALE))
+    local out="$LOG/${name// /_}.log" start rc=0 detail
+    start=$(date +%s)
+    timeout --kill-after=5 "$limit" "$@" >"$out" 2>&1 || rc=$?
+    local took=$(($(date +%s) - start))
+    detail="$(grep -v '^\s*$' "$out" | tail -n 1 | cut -c1-70 || true)"
+    if [[ $rc -eq 0 ]]; then
+        record "$name" PASS "$took" "$detail"
+    else
+        [[ $rc -eq 124 || $rc -eq 137 ]] && detail="timed out after ${limit}s; log: $out"
+        record "$name" FAIL "$took" "${detail:-exit status $rc}"
+    fi
+}
+
+record() {
+    RESULTS+=("$(printf '%-22s %-5s %4ss  %s' "$1" "$2" "$3" "$4")")
+    [[ $2 == FAIL ]] && FAILED=1
+    return 0
+}
+
+if [[ ! -x $PY || ! -x $CLI ]]; then
+    record "installed" FAIL 0 "no $CLI; run hw/install.sh"
+else
+    check "python imports" 60 "$PY" -c '
+import numpy, cv2, mediapipe, pygame
+extra = ""
+try:
+    import simplejpeg, picamera2  # apt, through --system-site-packages; needs numpy 1.x
+    extra = " picamera2 ok"
+except ImportError as exc:
+    extra = " (no picamera2: %s)" % exc
+print("numpy", numpy.__version__, "mediapipe", mediapipe.__version__, "cv2", cv2.__version__ + extra)'
+
+    check "model verifies" 30 "$CLI" model verify --dir "$SMILE_MIRROR_CACHE"
+
+    # The whole pipeline without a camera or a screen: model load, inference, scoring.
+    check "model loads, scores" 180 "$CLI" run --source demo --display headless --frames 30
+
+    if [[ $SOURCE == picamera2 ]]; then
+        check "camera detected" 30 "$PY" -c '
+from picamera2 import Picamera2
+cams = Picamera2.global_camera_info()
+assert cams, "libcamera sees no camera: check the ribbon cable and camera_auto_detect=1"
+print(", ".join(c.get("Model", "?") for c in cams))'
+    else
+        check "camera detected" 10 sh -c 'ls /dev/video* 2>/dev/null | head -n 3 | tr "\n" " " | grep . || { echo "no /dev/video* device"; exit 1; }'
+    fi
+
+    check "camera frames arrive" 90 "$CLI" run --source "$SOURCE" --display headless --frames 60
+
+    # Fullscreen as the kiosk does it: kmsdrm on a console, the session's display on a desktop.
+    driver=()
+    if [[ -z ${WAYLAND_DISPLAY:-} && -z ${DISPLAY:-} ]]; then
+        driver=(env SDL_VIDEODRIVER=kmsdrm)
+    fi
+    check "display opens" 30 "${driver[@]}" "$PY" -c '
+import pygame
+pygame.display.init()
+screen = pygame.display.set_mode((0, 0), pygame.FULLSCREEN)
+screen.fill((40, 40, 40)); pygame.display.flip()
+print(pygame.display.get_driver(), "%dx%d" % screen.get_size())
+pygame.display.quit()'
+fi
+
+if command -v vcgencmd >/dev/null; then
+    # 0x0: never under-voltage or throttled since boot (bits 16-19 record the past).
+    # shellcheck disable=SC2016  # expanded by the inner sh
+    check "power and thermal" 10 sh -c 'v=$(vcgencmd get_throttled); t=$(vcgencmd measure_temp); echo "$v $t"; [ "${v#*=}" = 0x0 ]'
+else
+    record "power and thermal" SKIP 0 "no vcgencmd (not a Raspberry Pi OS system)"
+fi
+
+if command -v systemctl >/dev/null && [[ -e /etc/systemd/system/$SERVICE ]]; then
+    check "service enabled" 10 systemctl is-enabled "$SERVICE"
+else
+    record "service enabled" SKIP 0 "console unit not installed (desktop install?)"
+fi
+
+printf '\n%-22s %-5s %5s  %s\n' CHECK RESULT TIME DETAIL
+printf '%s\n' "${RESULTS[@]}"
+printf '\nlogs: %s\n' "$LOG"
+exit "$FAILED"

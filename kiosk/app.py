@@ -1,0 +1,255 @@
+"""The mirror's main loop: events -> newest frame -> maybe score it -> state -> draw -> present.
+
+Capture and inference run in their own threads (core.pipeline); this loop only waits for the
+next camera frame, so it runs at camera rate and never waits for the model. Any exception in
+one iteration is logged (throttled) and shown as a calm failsafe notice; the loop carries on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol, TextIO
+
+from core.clock import now_ms
+from core.pipeline import CaptureThread, InferenceWorker, SyncInference, Throttle
+from core.scheduler import Scheduler
+from core.scoring import SmileTracker
+from core.sources.base import FrameSource
+from core.types import SmileReading
+from core.landmarker import Landmarker
+from kiosk.display import QUIT, TOGGLE_DIAGNOSTICS
+from kiosk.render import Renderer
+from kiosk.states import KioskStates
+from kiosk.view import Screen, View
+
+log = logging.getLogger(__name__)
+
+
+class Notifier(Protocol):
+    def ready(self) -> None: ...
+    def watchdog(self) -> None: ...
+    def status(self, text: str) -> None: ...
+    def stopping(self) -> None: ...
+
+
+class NullNotifier:
+    def ready(self) -> None: ...
+    def watchdog(self) -> None: ...
+    def status(self, text: str) -> None: ...
+    def stopping(self) -> None: ...
+
+
+@dataclass(slots=True)
+class RunStats:
+    """What happened during a run; `bench` and tests read it."""
+
+    displayed: int = 0
+    scored: int = 0
+    readings: int = 0
+    faces: int = 0
+    landmarker_errors: int = 0
+    loop_errors: int = 0
+    latencies_ms: deque = field(default_factory=lambda: deque(maxlen=4096))
+    infer_ms: deque = field(default_factory=lambda: deque(maxlen=4096))
+    started_ms: float = 0.0
+    ended_ms: float = 0.0
+
+
+class App:
+    def __init__(self, *, open_source: Callable[[], FrameSource], landmarker: Landmarker, display,
+                 scheduler: Scheduler | None = None, notifier: Notifier | None = None, frames: int = 0,
+                 readings: TextIO | None = None, diagnostics: bool = False, synchronous: bool = False,
+                 stale_s: float = 2.0) -> None:
+        self.capture = CaptureThread(open_source, stale_s=stale_s)
+        self.inference = SyncInference(landmarker) if synchronous else InferenceWorker(landmarker)
+        self.scheduler = scheduler or Scheduler()
+        self.display = display
+        self.renderer = Renderer(display.size) if display.wants_pixels else None
+        self.notifier = notifier or NullNotifier()
+        self.states = KioskStates()
+        self.tracker = SmileTracker()
+        self.frames_limit = frames
+        self.readings_out = readings
+        self.diagnostics = diagnostics
+        self.synchronous = synchronous
+        self.stats = RunStats()
+        self.reading: SmileReading | None = None
+        self._stop = threading.Event()
+        self._throttle = Throttle(60.0)
+        self._ready_sent = False
+        self._last_log_s = -1e9
+        self._last_raw: tuple[float, float] | None = None
+        self._frame = None
+        self._frame_ms = -1e12
+
+    def stop(self, *_: object) -> None:
+        """Ask the loop to finish (signal handlers call this)."""
+        self._stop.set()
+
+    def run(self) -> int:
+        """Run until quit, SIGTERM, the frame limit or the end of finite media. Returns 0."""
+        previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+        if threading.current_thread() is threading.main_thread():
+            for s in previous:
+                signal.signal(s, self.stop)
+        self.capture.start()
+        self.stats.started_ms = now_ms()
+        last_index = 0
+        try:
+            while not self._stop.is_set():
+                try:
+                    last_index = self._iterate(last_index)
+                except Exception as exc:  # never a traceback on the wall
+                    self.stats.loop_errors += 1
+                    self.states.fail(self._media_clock(now_ms()))
+                    if self._throttle.ready():
+                        log.exception("main loop error (%d so far); showing the failsafe screen: %s",
+                                      self.stats.loop_errors, exc)
+                    time.sleep(0.05)
+                if self.frames_limit and self.stats.displayed >= self.frames_limit:
+                    break
+                if self.capture.status().state == "ended" and not self._pending():
+                    break
+        finally:
+            self.stats.ended_ms = now_ms()
+            self.notifier.stopping()
+            self.capture.stop()
+            self.inference.close()
+            self.display.close()
+            if threading.current_thread() is threading.main_thread():
+                for s, handler in previous.items():
+                    signal.signal(s, handler)
+        return 0
+
+    def _pending(self) -> bool:
+        return self.inference.busy
+
+    def _iterate(self, last_index: int) -> int:
+        for event in self.display.events():
+            if event == QUIT:
+                self._stop.set()
+            elif event == TOGGLE_DIAGNOSTICS:
+                self.diagnostics = not self.diagnostics
+        got = self.capture.next_frame(last_index, timeout_s=0.1 if self.capture.live else 0.5)
+        now = now_ms()
+        if got is not None:
+            frame, received = got
+            last_index = frame.index
+            self._frame, self._frame_ms = frame, now
+            if not self.capture.realtime:  # media as fast as possible: wait for the model, drop nothing
+                self.inference.wait_idle(10.0)
+                self._consume()
+            # The schedule runs on the frame's own clock: camera time for cameras, media time for
+            # files, so a video scores the same frames whether paced or not.
+            if self.scheduler.offer(frame.t_ms, self.inference.busy, frame.rgb):
+                self.inference.submit(frame, received)
+                self.stats.scored += 1
+        self._consume()
+        status = self.capture.status()
+        camera_ok = status.state == "running" and now - self._frame_ms <= self.capture.stale_s * 1000
+        screen = self.states.step(self._media_clock(now), camera_ok=camera_ok or status.state == "ended",
+                                  face=self.reading is not None)
+        if got is None and screen in (Screen.MIRROR, Screen.ATTRACT):
+            return last_index  # nothing new to show: don't redraw the same frame
+        self._show(screen, status, now)
+        return last_index
+
+    def _media_clock(self, now: float) -> float:
+        """The newest frame's own time, advanced by wall time since it arrived: camera time for
+        cameras, the video's timeline for files played faster than real time."""
+        if self._frame is None:
+            return now
+        return self._frame.t_ms + (now - self._frame_ms)
+
+    def _consume(self) -> None:
+        result = self.inference.poll()
+        if result is None:
+            return
+        if result.error:
+            self.stats.landmarker_errors += 1
+        obs = result.faces[0] if result.faces else None
+        reading = self.tracker.update(obs, result.t_ms)
+        self.reading = reading
+        rate = 0.0
+        if reading is not None:
+            self.stats.faces += 1
+            if self._last_raw is not None and result.t_ms > self._last_raw[0]:
+                rate = (reading.raw_score - self._last_raw[1]) * 1000.0 / (result.t_ms - self._last_raw[0])
+            self._last_raw = (result.t_ms, reading.raw_score)
+        else:
+            self._last_raw = None
+        self.scheduler.observe(result.infer_ms, obs is not None, rate)
+        self.stats.readings += 1
+        self.stats.latencies_ms.append(result.latency_ms)
+        self.stats.infer_ms.append(result.infer_ms)
+        if self.readings_out is not None:
+            self.readings_out.write(json.dumps(reading_record(result.t_ms, reading)) + "\n")
+
+    def _show(self, screen: Screen, status, now: float) -> None:
+        if self.renderer is not None and self.display.canvas is not None:
+            message, detail = _words(screen, status)
+            view = View(screen=screen, frame=None if self._frame is None else self._frame.rgb, reading=self.reading,
+                        message=message, detail=detail, t_ms=now,
+                        diagnostics=self._diagnostics(status) if self.diagnostics else {})
+            self.renderer.draw(view, self.display.canvas)
+        else:
+            self._log_line(screen, status, self._media_clock(now))
+        self.display.present()
+        self.stats.displayed += 1
+        if not self._ready_sent and self._frame is not None:
+            self.notifier.ready()
+            self._ready_sent = True
+        self.notifier.watchdog()
+
+    def _diagnostics(self, status) -> dict[str, str]:
+        s, st = self.stats, self.scheduler.stats
+        elapsed = max(1e-3, (now_ms() - s.started_ms) / 1000.0)
+        return {
+            "source": self.capture.source_name or status.state,
+            "display fps": f"{s.displayed / elapsed:.1f}",
+            "scores/s": f"{s.readings / elapsed:.1f}",
+            "inference": f"{self.scheduler.infer_ms:.1f} ms",
+            "skipped": f"{st.skipped_busy + st.skipped_rate} ({st.skipped_busy} busy)",
+        }
+
+    def _log_line(self, screen: Screen, status, now: float) -> None:
+        """One line per second (of the source's clock) when there is no screen."""
+        if now / 1000.0 - self._last_log_s < 1.0:
+            return
+        self._last_log_s = now / 1000.0
+        r = self.reading
+        reading = (f"score={r.score:.0f} kind={r.kind.value} eye={r.eye_engagement:.0f}" if r is not None
+                   else "no face")
+        d = self._diagnostics(status)
+        log.info("%s | %s | fps=%s scores/s=%s inference=%s skipped=%s", screen.value, reading, d["display fps"],
+                 d["scores/s"], d["inference"], d["skipped"])
+
+
+def reading_record(t_ms: float, reading: SmileReading | None) -> dict:
+    """One line of `--readings`: the frame's time, and the raw and displayed readings."""
+    if reading is None:
+        return {"t_ms": round(t_ms, 1), "face": False, "raw": None, "score": None, "kind": None,
+                "eye_engagement": None}
+    return {"t_ms": round(t_ms, 1), "face": True, "raw": round(reading.raw_score, 2), "score": round(reading.score, 2),
+            "kind": reading.kind.value, "eye_engagement": round(reading.eye_engagement, 2)}
+
+
+def _words(screen: Screen, status) -> tuple[str, str]:
+    if screen is Screen.UNAVAILABLE:
+        return "Camera unavailable", "Reconnecting by itself. The mirror will be back in a moment."
+    if screen is Screen.FAILSAFE:
+        return "One moment", "The mirror is restarting its view."
+    return "", ""
+
+
+def open_readings(path: str) -> TextIO | None:
+    if not path:
+        return None
+    return open(Path(path), "w", encoding="utf-8", buffering=1)

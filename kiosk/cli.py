@@ -1,0 +1,267 @@
+"""`smile-mirror`: run the mirror, score photos, evaluate, and manage the model.
+
+Every failure we can foresee ends in one sentence on stderr and a non-zero exit code (2 for
+bad input or set-up, 1 for anything unexpected), never a traceback on the user's terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+# MediaPipe's C++ side logs through glog/absl to stderr; keep it to warnings and above.
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from core import assets  # noqa: E402
+from core.config import Config, load_config, to_toml  # noqa: E402
+from core.errors import ImageReadError, SmileMirrorError  # noqa: E402
+
+log = logging.getLogger("smile-mirror")
+
+# `run` options and the config keys they set (every one of them can also live in the file).
+RUN_OPTIONS: dict[str, str] = {
+    "source": "source.spec", "width": "source.width", "height": "source.height", "fps": "source.fps",
+    "pace": "source.pace", "loop": "source.loop",
+    "display": "display.mode", "diagnostics": "display.diagnostics", "rotate": "display.rotate",
+    "model": "model.path", "model_dir": "model.dir",
+    "score_hz": "pipeline.score_hz", "max_cpu": "pipeline.max_cpu", "max_faces": "pipeline.max_faces",
+    "mode": "run.mode", "state_dir": "run.state_dir", "frames": "run.frames", "readings": "run.readings",
+    "log_level": "run.log_level",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="smile-mirror", description="A smile-score mirror for the Raspberry Pi.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the mirror (Pi camera, else a webcam, else the built-in demo)")
+    run.add_argument("--config", help="TOML config file (default: $SMILE_MIRROR_CONFIG or /etc/smile-mirror/config.toml)")
+    run.add_argument("--source", help="auto, picamera2, webcam[:N|:/dev/videoN], video:PATH, images:GLOB, demo")
+    run.add_argument("--width", type=int, help="capture width for inference")
+    run.add_argument("--height", type=int, help="capture height for inference")
+    run.add_argument("--fps", type=int, help="camera frame rate")
+    run.add_argument("--no-pace", dest="pace", action="store_false", default=None,
+                     help="play video files as fast as possible instead of in real time")
+    run.add_argument("--loop", action="store_true", default=None, help="loop a video file or image list")
+    run.add_argument("--display", choices=("auto", "fullscreen", "window", "headless"))
+    run.add_argument("--diagnostics", action="store_true", default=None, help="show fps, inference ms, skipped frames")
+    run.add_argument("--rotate", type=int, choices=(0, 90, 180, 270), help="rotate for a portrait screen")
+    run.add_argument("--model", help="an explicit face_landmarker.task (verified by checksum)")
+    run.add_argument("--model-dir", help="model cache folder")
+    run.add_argument("--score-hz", type=float, help="score updates per second while a face is present")
+    run.add_argument("--max-cpu", type=float, help="largest share of one core inference may use (0-1)")
+    run.add_argument("--max-faces", type=int, help="faces tracked at once (1-4)")
+    run.add_argument("--mode", choices=("lobby", "photobooth", "group"))
+    run.add_argument("--state-dir", help="photo booth photos and counters")
+    run.add_argument("--frames", type=int, help="stop after N displayed frames (0: run until quit)")
+    run.add_argument("--readings", help="write one JSON line per scored frame to this file")
+    run.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+
+    score = sub.add_parser("score", help="score photos: one JSON object per image on stdout")
+    score.add_argument("paths", nargs="+", type=Path)
+    score.add_argument("--max-faces", type=int, default=1, help="also list up to N faces per image")
+    _model_args(score)
+
+    ev = sub.add_parser("eval", help="accuracy, AUC and speed on a folder with labels.csv")
+    ev.add_argument("data_dir", type=Path)
+    ev.add_argument("--plot", type=Path, help="write score distributions and a reliability curve to this PNG")
+    ev.add_argument("--limit", type=int, help="use only the first N labelled images")
+    _model_args(ev)
+
+    model = sub.add_parser("model", help="provision and check the Face Landmarker model")
+    msub = model.add_subparsers(dest="action", required=True)
+    for name, text in (("fetch", "obtain and verify the official model (and the demo image)"),
+                       ("verify", "check the cached model against its official SHA-256"),
+                       ("path", "print the verified model's path")):
+        m = msub.add_parser(name, help=text)
+        m.add_argument("--dir", type=Path, help="cache folder (default: per-user cache, or model.dir in the config)")
+        m.add_argument("--config", help="TOML config file")
+
+    cfg = sub.add_parser("config", help="show or check configuration")
+    csub = cfg.add_subparsers(dest="action", required=True)
+    csub.add_parser("default", help="print a commented default config.toml")
+    chk = csub.add_parser("check", help="validate a config file")
+    chk.add_argument("file", nargs="?")
+    return p
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="an explicit face_landmarker.task (verified by checksum)")
+    p.add_argument("--model-dir", type=Path, help="model cache folder")
+    p.add_argument("--config", help="TOML config file")
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    config = load_config(getattr(args, "config", None))
+    overrides = {key: getattr(args, dest) for dest, key in RUN_OPTIONS.items()
+                 if getattr(args, dest, None) is not None}
+    return config.replace(overrides) if overrides else config
+
+
+def model_cache(config: Config, override: Path | None = None) -> Path:
+    return Path(override) if override else (Path(config.model.dir) if config.model.dir else assets.default_cache_dir())
+
+
+def verified_model(config: Config, explicit: str | None = None, cache: Path | None = None) -> Path:
+    """The model the config names, verified; raises ModelError with the fixing command."""
+    path = explicit or config.model.path
+    if path:
+        return assets.verify(assets.MODEL, Path(path))
+    folder = model_cache(config, cache)
+    return assets.verify(assets.MODEL, assets.cached_path(assets.MODEL, folder), folder)
+
+
+# ---- commands -------------------------------------------------------------------------------
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    logging.getLogger().setLevel(config.run.log_level)
+    model = verified_model(config)
+    from core.landmarker import MediapipeLandmarker
+    from core.scheduler import Scheduler
+    from core.sources import open_source
+    from kiosk.app import App, open_readings
+    from kiosk.display import open_display
+    from kiosk.notify import SystemdNotifier
+
+    if config.run.mode != "lobby":
+        log.warning("mode %r is not available yet; running the lobby mirror", config.run.mode)
+    src = config.source
+    cache = model_cache(config)
+    display = open_display(config.display.mode, (src.width, src.height),
+                           window=(config.display.width, config.display.height), rotate=config.display.rotate)
+    landmarker = MediapipeLandmarker(model, max_faces=config.pipeline.max_faces)
+    p = config.pipeline
+    readings = open_readings(config.run.readings)
+    try:
+        app = App(open_source=lambda: open_source(src.spec, width=src.width, height=src.height, fps=src.fps,
+                                                  pace=src.pace, loop=src.loop, cache=cache),
+                  landmarker=landmarker, display=display,
+                  scheduler=Scheduler(score_hz=p.score_hz, idle_hz=p.idle_hz, max_cpu=p.max_cpu),
+                  notifier=SystemdNotifier(), frames=config.run.frames, readings=readings,
+                  diagnostics=config.display.diagnostics)
+        return app.run()
+    finally:
+        if readings is not None:
+            readings.close()
+
+
+def score_record(path: Path, faces: list, max_faces: int) -> dict[str, Any]:
+    from core.scoring import score_face
+
+    if not faces:
+        record: dict[str, Any] = {"path": str(path), "face": False, "score": None, "kind": None, "eye_engagement": None}
+        if max_faces > 1:
+            record["faces"] = []
+        return record
+    readings = [score_face(o) for o in faces[:max_faces]]
+    first = readings[0]
+    record = {"path": str(path), "face": True, "score": round(first.score, 2), "kind": first.kind.value,
+              "eye_engagement": round(first.eye_engagement, 2)}
+    if max_faces > 1:
+        record["faces"] = [{"box": [round(v, 4) for v in r.box], "score": round(r.score, 2), "kind": r.kind.value,
+                            "eye_engagement": round(r.eye_engagement, 2)} for r in readings]
+    return record
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from core.landmarker import MediapipeLandmarker
+    from core.sources.files import read_image_rgb
+
+    config = load_config(args.config)
+    model = verified_model(config, args.model, args.model_dir)
+    failures = 0
+    with MediapipeLandmarker(model, max_faces=max(1, args.max_faces), still=True) as lm:
+        for path in args.paths:
+            try:
+                rgb = read_image_rgb(path)
+                record = score_record(path, lm.detect(rgb, 0.0), args.max_faces)
+            except ImageReadError as exc:
+                failures += 1
+                record = {"path": str(path), "error": str(exc)}
+            print(json.dumps(record), flush=True)
+    return 0 if failures == 0 else 3
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from core.evaluate import run_eval
+
+    config = load_config(args.config)
+    model = verified_model(config, args.model, args.model_dir)
+    return run_eval(args.data_dir, model, plot=args.plot, limit=args.limit)
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    folder = model_cache(config, args.dir)
+    if args.action == "fetch":
+        progress = _Progress()
+        path = assets.ensure(assets.MODEL, folder, progress=progress)
+        progress.done()
+        assets.ensure(assets.ASTRONAUT, folder)
+        print(path)
+        return 0
+    path = verified_model(config, None, folder)
+    print(path if args.action == "path" else f"OK {path} sha256 {assets.MODEL.sha256}")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    if args.action == "default":
+        print(to_toml(Config()), end="")
+        return 0
+    load_config(args.file)
+    print("config OK")
+    return 0
+
+
+class _Progress:
+    """A one-line download progress meter on stderr (only when it is a terminal)."""
+
+    def __init__(self) -> None:
+        self._shown = False
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not sys.stderr.isatty() or time.monotonic() - self._last < 0.1:
+            return
+        self._last = time.monotonic()
+        pct = f"{100 * done / total:5.1f}%" if total else ""
+        sys.stderr.write(f"\rdownloading model {done / 1e6:6.1f} MB {pct}")
+        self._shown = True
+
+    def done(self) -> None:
+        if self._shown:
+            sys.stderr.write("\n")
+
+
+COMMANDS = {"run": cmd_run, "score": cmd_score, "eval": cmd_eval, "model": cmd_model, "config": cmd_config}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    try:
+        return COMMANDS[args.command](args)
+    except SmileMirrorError as exc:
+        print(f"smile-mirror: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # unexpected: full detail to the log, one line to the person
+        log.debug("unexpected error", exc_info=True)
+        print(f"smile-mirror: unexpected error: {type(exc).__name__}: {exc} (run with --log-level DEBUG "
+              f"for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

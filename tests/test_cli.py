@@ -1,0 +1,95 @@
+"""The command line as people and scripts use it: real subprocesses, real model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core import assets
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str, cache: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy"}
+    env.pop("SMILE_MIRROR_CONFIG", None)
+    if cache is not None:
+        env["SMILE_MIRROR_CACHE"] = str(cache)
+    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=REPO)
+
+
+def test_score_prints_one_json_object_per_image(model_cache: Path, tmp_path: Path) -> None:
+    junk = tmp_path / "broken.jpg"
+    junk.write_bytes(b"\xff\xd8\xff\xe0 truncated jpeg")
+    astronaut, cat = model_cache / "astronaut.png", model_cache / "chelsea.png"
+    done = cli("score", str(astronaut), str(junk), str(cat), cache=model_cache)
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["path"] for r in rows] == [str(astronaut), str(junk), str(cat)]
+    assert rows[0]["face"] is True and rows[0]["score"] >= 50 and rows[0]["kind"] in ("genuine", "posed")
+    assert 0 <= rows[0]["eye_engagement"] <= 100
+    assert "error" in rows[1] and "not a readable image" in rows[1]["error"]
+    assert rows[2] == {"path": str(cat), "face": False, "score": None, "kind": None, "eye_engagement": None}
+    assert done.returncode == 3  # some inputs failed; the others were still scored
+    assert "Traceback" not in done.stderr
+
+
+def test_score_lists_faces_when_asked(model_cache: Path) -> None:
+    done = cli("score", "--max-faces", "2", str(model_cache / "astronaut.png"), cache=model_cache)
+    row = json.loads(done.stdout)
+    assert len(row["faces"]) == 1 and row["faces"][0]["score"] == row["score"]
+
+
+def test_missing_model_is_one_sentence_with_the_fix(tmp_path: Path) -> None:
+    done = cli("run", "--source", "demo", "--display", "headless", "--frames", "1", cache=tmp_path)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "missing" in done.stderr and "smile-mirror model fetch" in done.stderr
+
+
+def test_truncated_model_is_named(tmp_path: Path, model_path: Path) -> None:
+    bad = tmp_path / assets.MODEL.filename
+    bad.write_bytes(model_path.read_bytes()[:100_000])
+    done = cli("run", "--model", str(bad), "--display", "headless", "--frames", "1")
+    assert done.returncode == 2 and "truncated" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_unknown_config_key_is_rejected_at_start(tmp_path: Path, model_cache: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[display]\nmdoe = 'window'\n")
+    done = cli("run", "--config", str(config), "--frames", "1", cache=model_cache)
+    assert done.returncode == 2
+    assert str(config) in done.stderr and "display.mdoe" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_model_verify_and_path(model_cache: Path) -> None:
+    assert cli("model", "path", cache=model_cache).stdout.strip() == str(model_cache / "face_landmarker.task")
+    assert cli("model", "verify", cache=model_cache).stdout.startswith("OK ")
+
+
+def test_run_a_video_headless_for_a_fixed_number_of_frames(face_video: Path, model_cache: Path, tmp_path: Path) -> None:
+    readings = tmp_path / "readings.jsonl"
+    done = cli("run", "--source", f"video:{face_video}", "--no-pace", "--display", "headless", "--frames", "45",
+               "--readings", str(readings), cache=model_cache)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(x) for x in readings.read_text().splitlines()]
+    assert rows and rows[0]["face"] is True and rows[0]["score"] >= 50
+    assert "mirror | score=" in done.stderr  # the headless display logs a line of readings
+
+
+def test_config_default_is_valid(tmp_path: Path) -> None:
+    text = cli("config", "default").stdout
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    assert cli("config", "check", str(path)).stdout.strip() == "config OK"
+
+
+@pytest.mark.parametrize("args", [["run", "--source", "kinect", "--display", "headless", "--frames", "1"]])
+def test_unknown_source_does_not_crash_the_kiosk(args: list[str], model_cache: Path) -> None:
+    done = cli(*args, cache=model_cache, timeout=60)
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,315 @@
+"""Deployment: the systemd units, the Raspberry Pi installer and the on-device scripts.
+
+No Pi, no running systemd: the units are checked with `systemd-analyze verify` and
+`systemd-analyze security --offline=true` (Debian package `systemd`), the scripts with
+`shellcheck` (package `shellcheck`), and the installer through its `--dry-run` under a fake
+root with fake /proc/cpuinfo files of a Pi 4 and a Pi 5. Tests whose tool is missing skip
+and say which package provides it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SYSTEMD = REPO / "systemd"
+INSTALL = REPO / "hw" / "install.sh"
+SCRIPTS = [INSTALL, REPO / "hw" / "smoke.sh"]
+CONSOLE_UNIT = SYSTEMD / "smile-mirror.service"
+DESKTOP_UNIT = SYSTEMD / "smile-mirror-desktop.service"
+SYSTEM_UNITS = [CONSOLE_UNIT]
+USER_UNITS = [DESKTOP_UNIT]
+VENV_CLI = "/opt/smile-mirror/venv/bin/smile-mirror"
+MODEL_DIR = "/var/lib/smile-mirror/models"
+
+# /proc/cpuinfo Features of a Raspberry Pi 4 (Cortex-A72) and a Pi 5 (Cortex-A76), 64-bit kernel.
+PI4_CPUINFO = """processor\t: 0
+BogoMIPS\t: 108.00
+Features\t: fp asimd evtstrm crc32 cpuid
+CPU implementer\t: 0x41
+CPU architecture: 8
+CPU part\t: 0xd08
+"""
+PI5_CPUINFO = """processor\t: 0
+BogoMIPS\t: 108.00
+Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp
+CPU implementer\t: 0x41
+CPU architecture: 8
+CPU part\t: 0xd0b
+"""
+X86_CPUINFO = "processor\t: 0\nflags\t\t: fpu vme sse sse2 avx2\n"
+
+needs_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
+                                   reason="systemd-analyze not installed (Debian package: systemd)")
+needs_shellcheck = pytest.mark.skipif(shutil.which("shellcheck") is None,
+                                      reason="shellcheck not installed (Debian package: shellcheck)")
+
+
+def unit_with_stub_exec(unit: Path, tmp_path: Path) -> Path:
+    """A copy of `unit` whose ExecStart binary exists here: verify checks that it is executable."""
+    stub = tmp_path / "bin" / "smile-mirror"
+    stub.parent.mkdir(exist_ok=True)
+    stub.write_text("#!/bin/sh\nexit 0\n")
+    stub.chmod(0o755)
+    text = unit.read_text()
+    assert VENV_CLI in text, f"{unit.name} should run {VENV_CLI}"
+    copy = tmp_path / "units" / unit.name
+    copy.parent.mkdir(exist_ok=True)
+    copy.write_text(text.replace(VENV_CLI, str(stub)))
+    return copy
+
+
+# ---- systemd units ----------------------------------------------------------------------------
+
+@needs_analyze
+@pytest.mark.parametrize("unit", SYSTEM_UNITS, ids=lambda p: p.name)
+def test_system_unit_verifies(unit: Path, tmp_path: Path) -> None:
+    copy = unit_with_stub_exec(unit, tmp_path)
+    done = subprocess.run(["systemd-analyze", "verify", "--man=no", str(copy)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and not done.stderr.strip(), done.stdout + done.stderr
+
+
+@needs_analyze
+@pytest.mark.parametrize("unit", USER_UNITS, ids=lambda p: p.name)
+def test_user_unit_verifies(unit: Path, tmp_path: Path) -> None:
+    copy = unit_with_stub_exec(unit, tmp_path)
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime)}
+    done = subprocess.run(["systemd-analyze", "--user", "verify", "--man=no", str(copy)],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0 and not done.stderr.strip(), done.stdout + done.stderr
+
+
+def offline_security_supported() -> bool:
+    if shutil.which("systemd-analyze") is None:
+        return False
+    helptext = subprocess.run(["systemd-analyze", "--help"], capture_output=True, text=True).stdout
+    return "--offline" in helptext
+
+
+@pytest.mark.skipif(not offline_security_supported(),
+                    reason="needs systemd-analyze >= 250 for `security --offline` (Debian package: systemd)")
+def test_console_unit_exposure_is_at_most_1_5(tmp_path: Path) -> None:
+    copy = unit_with_stub_exec(CONSOLE_UNIT, tmp_path)
+    done = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager", str(copy)],
+                          capture_output=True, text=True, timeout=60)
+    found = re.search(r"Overall exposure level for \S+: ([0-9.]+)", done.stdout)
+    assert found, done.stdout + done.stderr
+    assert float(found.group(1)) <= 1.5, done.stdout
+
+
+def directives(unit: Path) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for line in unit.read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith(("#", ";", "[")):
+            key, _, value = line.partition("=")
+            out.setdefault(key.strip(), []).append(value.strip())
+    return out
+
+
+def test_console_unit_promises() -> None:
+    d = directives(CONSOLE_UNIT)
+    expected = {
+        "Type": "notify", "Restart": "always", "PAMName": "login", "TTYPath": "/dev/tty1",
+        "Conflicts": "getty@tty1.service", "User": "smile-mirror", "PrivateNetwork": "yes",
+        "IPAddressDeny": "any", "ProtectSystem": "strict", "PrivateTmp": "yes",
+        "DevicePolicy": "closed", "StateDirectory": "smile-mirror", "NoNewPrivileges": "yes",
+        "CapabilityBoundingSet": "",
+    }
+    for key, value in expected.items():
+        assert value in d.get(key, []), f"{key}={value} missing from {CONSOLE_UNIT.name}"
+    assert d["WatchdogSec"] and d["RestartSec"], "watchdog and restart pause must be set"
+    assert "SDL_VIDEODRIVER=kmsdrm" in d["Environment"]
+    assert "SMILE_MIRROR_CACHE=%S/smile-mirror/models" in d["Environment"]
+    allowed = " ".join(d["DeviceAllow"])
+    for device in ("char-drm", "char-video4linux", "char-media", "char-dma_heap", "char-input"):
+        assert device in allowed
+    assert "--blank 0" in " ".join(d["ExecStartPre"]), "screen blanking must be switched off"
+
+
+@pytest.mark.parametrize("unit", SYSTEM_UNITS + USER_UNITS, ids=lambda p: p.name)
+def test_every_relaxation_has_its_reason(unit: Path) -> None:
+    """A hardening option set to `no`/`all` must follow a comment that says why."""
+    lines = unit.read_text().splitlines()
+    assert lines[0].startswith("#"), "each unit is documented in a comment at its top"
+    for i, line in enumerate(lines):
+        if re.fullmatch(r"(Private\w+|Protect\w+|ProcSubset|MemoryDenyWriteExecute)=(no|all|false)", line):
+            comment = []
+            for prev in reversed(lines[:i]):
+                if not prev.startswith("#"):
+                    break
+                comment.append(prev)
+            assert comment, f"{unit.name}: `{line}` has no comment giving the reason"
+
+
+# ---- the installer ----------------------------------------------------------------------------
+
+def dry_run(tmp_path: Path, cpuinfo: str, *args: str, arch: str = "arm64",
+            root: Path | None = None) -> subprocess.CompletedProcess[str]:
+    info = tmp_path / "cpuinfo"
+    info.write_text(cpuinfo)
+    root = root or tmp_path / "root"
+    root.mkdir(exist_ok=True)
+    env = {**os.environ, "SMILE_MIRROR_ROOT": str(root), "CPUINFO": str(info),
+           "SMILE_MIRROR_ARCH": arch, "DT_MODEL": str(tmp_path / "no-model")}
+    env.pop("SMILE_MIRROR_LOCK", None)
+    return subprocess.run(["bash", str(INSTALL), "--dry-run", *args], capture_output=True,
+                          text=True, timeout=60, env=env)
+
+
+def actions(out: str) -> list[str]:
+    return [line[2:] for line in out.splitlines() if line.startswith("+ ")]
+
+
+def has(lines: list[str], *words: str) -> bool:
+    return any(all(w in line for w in words) for line in lines)
+
+
+@pytest.mark.parametrize("cpuinfo, lock", [
+    (PI4_CPUINFO, "requirements/mediapipe-0.10.txt"),
+    (PI5_CPUINFO, "requirements/mediapipe-1-numpy1.txt"),
+], ids=["pi4", "pi5"])
+def test_dry_run_prints_every_step_and_picks_the_lock_by_cpu(tmp_path: Path, cpuinfo: str, lock: str) -> None:
+    done = dry_run(tmp_path, cpuinfo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    steps = actions(done.stdout)
+    root = str(tmp_path / "root")
+    assert has(steps, "apt-get install", "python3-picamera2", "python3-venv", "libegl1", "libgles2")
+    assert has(steps, "useradd", "--system", "smile-mirror") or "# user smile-mirror exists" in done.stdout
+    assert has(steps, "usermod", "video,render,input", "smile-mirror")
+    assert has(steps, "-m venv", "--system-site-packages", f"{root}/opt/smile-mirror/venv")
+    assert has(steps, "pip", "install --no-deps -r", str(REPO / lock))
+    other = {"requirements/mediapipe-0.10.txt", "requirements/mediapipe-1-numpy1.txt"} - {lock}
+    assert not has(steps, other.pop()), "only the lock for this CPU is installed"
+    assert has(steps, "pip", "install --no-deps", "--force-reinstall", str(REPO))
+    assert has(steps, "import numpy, simplejpeg, picamera2"), "the numpy/simplejpeg pairing is checked"
+    assert has(steps, "smile-mirror model fetch --dir", root + MODEL_DIR)
+    assert has(steps, "smile-mirror model verify --dir", root + MODEL_DIR)
+    assert has(steps, "smile-mirror config default >", f"{root}/etc/smile-mirror/config.toml")
+    assert has(steps, "install -m 0644", "systemd/smile-mirror.service", f"{root}/etc/systemd/system/")
+    assert has(steps, "systemctl", "enable smile-mirror.service")
+    assert f"lock: {lock}" in done.stdout
+    assert "nothing was changed" in done.stdout
+    assert not any((tmp_path / "root").iterdir()), "--dry-run must not create anything"
+
+
+def test_a_pi5_without_one_of_the_features_gets_the_pi4_lock(tmp_path: Path) -> None:
+    done = dry_run(tmp_path, PI5_CPUINFO.replace(" asimddp", ""))
+    assert done.returncode == 0, done.stderr
+    assert "lock: requirements/mediapipe-0.10.txt" in done.stdout
+    assert "lacks asimddp" in done.stdout
+
+
+def test_not_arm64_is_refused_with_a_reason(tmp_path: Path) -> None:
+    done = dry_run(tmp_path, X86_CPUINFO, arch="amd64")
+    assert done.returncode != 0
+    assert "64-bit Raspberry Pi OS" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_edited_config_is_never_overwritten(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc/smile-mirror").mkdir(parents=True)
+    (root / "etc/smile-mirror/config.toml").write_text("[run]\nmode = \"photobooth\"\n")
+    done = dry_run(tmp_path, PI4_CPUINFO, root=root)
+    assert done.returncode == 0, done.stderr
+    assert "config.toml exists: kept" in done.stdout
+    assert not has(actions(done.stdout), "config default")
+    assert has(actions(done.stdout), "config check", "config.toml")
+
+
+def test_console_blanking_is_switched_off_once(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "boot/firmware").mkdir(parents=True)
+    cmdline = root / "boot/firmware/cmdline.txt"
+    cmdline.write_text("console=tty1 root=PARTUUID=1234-02 rootwait\n")
+    done = dry_run(tmp_path, PI4_CPUINFO, root=root)
+    assert has(actions(done.stdout), "consoleblank=0", str(cmdline))
+    cmdline.write_text("console=tty1 root=PARTUUID=1234-02 rootwait consoleblank=0\n")
+    done = dry_run(tmp_path, PI4_CPUINFO, root=root)
+    assert not has(actions(done.stdout), "consoleblank=0")
+
+
+def test_desktop_install(tmp_path: Path) -> None:
+    done = dry_run(tmp_path, PI5_CPUINFO, "--desktop")
+    assert done.returncode == 0, done.stderr
+    steps = actions(done.stdout)
+    assert has(steps, "install -m 0644", "smile-mirror-desktop.service", "/etc/systemd/user/")
+    assert has(steps, "smile-mirror-autostart.desktop", "/etc/xdg/autostart/smile-mirror.desktop")
+    assert has(steps, "systemctl", "--global enable smile-mirror-desktop.service")
+    assert not has(steps, "enable smile-mirror.service")
+
+
+@pytest.mark.parametrize("purge", [False, True])
+def test_uninstall(tmp_path: Path, purge: bool) -> None:
+    root = tmp_path / "root"
+    (root / "etc/systemd/system").mkdir(parents=True)
+    (root / "etc/systemd/system/smile-mirror.service").write_text("")
+    done = dry_run(tmp_path, PI4_CPUINFO, "--uninstall", *(["--purge"] if purge else []), root=root)
+    assert done.returncode == 0, done.stderr
+    steps = actions(done.stdout)
+    assert has(steps, "systemctl", "disable smile-mirror.service")
+    assert has(steps, "rm -f", "etc/systemd/system/smile-mirror.service")
+    assert has(steps, "rm -rf", f"{root}/opt/smile-mirror")
+    assert has(steps, "rm -rf", f"{root}/var/lib/smile-mirror") is purge, "photos are kept unless --purge"
+    assert has(steps, "userdel smile-mirror") is purge
+    assert (root / "etc/systemd/system/smile-mirror.service").exists(), "--dry-run removed a file"
+
+
+def test_unknown_option_fails(tmp_path: Path) -> None:
+    assert dry_run(tmp_path, PI4_CPUINFO, "--frobnicate").returncode != 0
+
+
+def test_units_installer_and_locks_agree() -> None:
+    """Paths and lock files named in one place exist in the others."""
+    install = INSTALL.read_text()
+    for lock in re.findall(r"requirements/[\w.-]+\.txt", install):
+        assert (REPO / lock).is_file(), f"installer names {lock}, which does not exist"
+    for name in re.findall(r"systemd/([\w.-]+\.(?:service|desktop))", install):
+        assert (SYSTEMD / name).is_file(), name
+    for unit in SYSTEM_UNITS + USER_UNITS:
+        assert VENV_CLI in unit.read_text()
+    assert MODEL_DIR in DESKTOP_UNIT.read_text()
+    assert "MODEL_DIR=\"$STATE_DIR/models\"" in install and "STATE_DIR=/var/lib/smile-mirror" in install
+
+
+@pytest.mark.parametrize("lock", ["mediapipe-0.10.txt", "mediapipe-1-numpy1.txt"])
+def test_pi_locks_keep_numpy_1_for_apt_simplejpeg(lock: str) -> None:
+    pins = dict(line.split("==") for line in (REPO / "requirements" / lock).read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    assert pins["numpy"].startswith("1."), "apt's python3-simplejpeg is built against numpy 1.x"
+    assert "opencv-python-headless" in pins and "opencv-contrib-python" not in pins
+    assert "mediapipe" in pins and "pygame" in pins
+
+
+# ---- scripts ----------------------------------------------------------------------------------
+
+@needs_shellcheck
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_shellcheck_clean(script: Path) -> None:
+    done = subprocess.run(["shellcheck", "--severity=style", str(script)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_scripts_are_strict_and_executable(script: Path) -> None:
+    text = script.read_text()
+    assert text.startswith("#!/usr/bin/env bash\n")
+    assert "set -euo pipefail" in text
+    assert os.access(script, os.X_OK), f"{script.name} must be executable (git keeps the bit)"
+
+
+def test_smoke_reports_a_missing_install_as_fail(tmp_path: Path) -> None:
+    env = {**os.environ, "SMILE_MIRROR_VENV": str(tmp_path / "none"), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(["bash", str(REPO / "hw" / "smoke.sh")], capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert done.returncode == 1
+    assert re.search(r"installed\s+FAIL", done.stdout), done.stdout
