@@ -48,6 +48,7 @@ class CaptureStatus:
     frames: int = 0
     bad_frames: int = 0
     reconnects: int = 0
+    heartbeat_ms: float = 0.0  # last time the capture thread finished a read or an open attempt
 
 
 class CaptureThread:
@@ -70,6 +71,7 @@ class CaptureThread:
         self._stop = threading.Event()
         self._state, self._reason = "starting", ""
         self._frames = self._bad = self._reconnects = 0
+        self._heartbeat_ms = now_ms()
         self.source_name = ""
         self.live = True
         self.realtime = True
@@ -81,7 +83,14 @@ class CaptureThread:
 
     def status(self) -> CaptureStatus:
         with self._cond:
-            return CaptureStatus(self._state, self._reason, self._frames, self._bad, self._reconnects)
+            return CaptureStatus(self._state, self._reason, self._frames, self._bad, self._reconnects,
+                                 self._heartbeat_ms)
+
+    def alive(self, now: float) -> bool:
+        """The capture thread is making progress: delivering frames, or retrying a lost camera
+        on schedule. False when it is stuck inside a driver call (only a restart helps then)."""
+        limit_ms = 1000.0 * (max(self._backoff[1], self.stale_s) + 2.0)
+        return self._thread.is_alive() and now - self._heartbeat_ms <= limit_ms
 
     def next_frame(self, after_index: int, timeout_s: float) -> tuple[Frame, float] | None:
         """The newest frame with an index after `after_index` and its receipt time, waiting up
@@ -97,6 +106,12 @@ class CaptureThread:
             self._cond.notify_all()
             return self._frame, self._received_ms
 
+    @property
+    def drained(self) -> bool:
+        """A finite source has ended and its last frame has been taken."""
+        with self._cond:
+            return self._state == "ended" and (self._frame is None or self._taken)
+
     def stop(self, timeout_s: float = 2.0) -> None:
         self._stop.set()
         with self._cond:
@@ -107,6 +122,7 @@ class CaptureThread:
     def _set(self, state: str, reason: str = "") -> None:
         with self._cond:
             self._state, self._reason = state, reason
+            self._heartbeat_ms = now_ms()
             self._cond.notify_all()
 
     def _run(self) -> None:
@@ -136,6 +152,7 @@ class CaptureThread:
                     with self._cond:
                         self._reconnects += 1
                     continue
+                self._heartbeat_ms = now_ms()
                 if frame is None:
                     self._set("ended", "end of media")
                     return

@@ -354,6 +354,16 @@ def eye_neutral_stats(t: Table) -> dict[str, dict[str, float]]:
             for c, v in vals.items()}
 
 
+def readable_json(model: dict) -> str:
+    """JSON with one feature (or one eye cue) per line, so a diff of a retrain reads at a glance."""
+    text = json.dumps(model, indent=1)
+    for feat in model["score"]["features"]:
+        text = text.replace(json.dumps(feat, indent=1).replace("\n", "\n   "), json.dumps(feat), 1)
+    for name, cue in model["eye"]["cues"].items():
+        text = text.replace(json.dumps(cue, indent=1).replace("\n", "\n   "), json.dumps(cue), 1)
+    return text + "\n"
+
+
 def train(sets: dict[str, dict[str, ObsSet]], out_path: Path, k: int = 10, out=sys.stdout) -> int:
     """Cross-validate the candidate feature sets, fit the chosen one on all data, write the JSON."""
     from core.features import face_features
@@ -442,7 +452,7 @@ def train(sets: dict[str, dict[str, ObsSet]], out_path: Path, k: int = 10, out=s
         "yaw_15_30_accuracy": round(r["yaw_15_30"]["accuracy"], 4),
         "genuine_posed_eye_auc": round(gp_auc, 4),
     }
-    out_path.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
+    out_path.write_text(readable_json(model), encoding="utf-8")
     print(f"\nweights written to {out_path} (L2 {lam}, temperatures {temperature:.3f} above 50, {temperature_low:.3f} below)", file=out)
     return 0
 

@@ -302,6 +302,7 @@ install_units() {
         if [[ -e $ROOT$UNIT_DIR/$APP.service ]]; then
             sctl disable --now "$APP.service"
             run rm -f "$ROOT$UNIT_DIR/$APP.service"
+            restore_getty
         fi
         sctl daemon-reload
         sctl --global enable "$APP-desktop.service"
@@ -324,6 +325,12 @@ install_units() {
     fi
 }
 
+# Give tty1 its login prompt back (the console unit's Conflicts= stopped it; at boot systemd
+# drops the getty's start job in favour of the conflicting kiosk, so it stays enabled).
+restore_getty() {
+    sys systemctl start getty@tty1.service
+}
+
 uninstall() {
     say "removing Smile Mirror"
     if [[ -e $ROOT$UNIT_DIR/$APP.service ]]; then
@@ -335,7 +342,7 @@ uninstall() {
     run rm -f "$ROOT$UNIT_DIR/$APP.service" "$ROOT$USER_UNIT_DIR/$APP-desktop.service" \
         "$ROOT$AUTOSTART_DIR/smile-mirror.desktop"
     sctl daemon-reload
-    sys systemctl start getty@tty1.service
+    restore_getty
     run rm -rf "$ROOT$PREFIX"
     if [[ $PURGE -eq 1 ]]; then
         run rm -rf "$ROOT$CONF_DIR" "$ROOT$STATE_DIR" "$ROOT/var/cache/smile-mirror"

@@ -63,7 +63,7 @@ check() {
     start=$(date +%s)
     timeout --kill-after=5 "$limit" "$@" >"$out" 2>&1 || rc=$?
     local took=$(($(date +%s) - start))
-    detail="$(grep -v '^\s*$' "$out" | tail -n 1 | cut -c1-70 || true)"
+    detail="$(grep -v '^\s*$' "$out" | tail -n 1 | cut -c1-100 || true)"
     if [[ $rc -eq 0 ]]; then
         record "$name" PASS "$took" "$detail"
     else
@@ -93,8 +93,14 @@ print("numpy", numpy.__version__, "mediapipe", mediapipe.__version__, "cv2", cv2
 
     check "model verifies" 30 "$CLI" model verify --dir "$SMILE_MIRROR_CACHE"
 
-    # The whole pipeline without a camera or a screen: model load, inference, scoring.
-    check "model loads, scores" 180 "$CLI" run --source demo --display headless --frames 30
+    # Real inference on the demo face that `model fetch` stored beside the model: it must be
+    # found and scored as a smile.
+    # shellcheck disable=SC2016  # expanded by the inner sh
+    check "model loads, scores" 120 sh -c 'out=$("$1" score "$2") || exit 1; echo "$out"
+        case $out in *"\"face\": true"*) ;; *) exit 1 ;; esac' sh "$CLI" "$SMILE_MIRROR_CACHE/astronaut.png"
+
+    # The app loop end to end without a camera or a screen.
+    check "app loop (demo)" 120 "$CLI" run --source demo --display headless --frames 30
 
     if [[ $SOURCE == picamera2 ]]; then
         check "camera detected" 30 "$PY" -c '
@@ -106,7 +112,23 @@ print(", ".join(c.get("Model", "?") for c in cams))'
         check "camera detected" 10 sh -c 'ls /dev/video* 2>/dev/null | head -n 3 | tr "\n" " " | grep . || { echo "no /dev/video* device"; exit 1; }'
     fi
 
-    check "camera frames arrive" 90 "$CLI" run --source "$SOURCE" --display headless --frames 60
+    # Frames straight from the source: the app would fall back to its attract screen instead.
+    check "camera frames arrive" 60 env SMOKE_SOURCE="$SOURCE" "$PY" -c '
+import os, sys, time
+from core.sources import open_source
+source = open_source(os.environ["SMOKE_SOURCE"], width=640, height=480)
+got, shape, start = 0, None, time.monotonic()
+try:
+    while got < 30 and time.monotonic() - start < 30:
+        frame = source.read()
+        if frame is not None:
+            got, shape = got + 1, frame.rgb.shape
+finally:
+    source.close()
+took = time.monotonic() - start
+size = "%dx%d" % (shape[1], shape[0]) if shape else "no frame"
+print("%d frames, %s, %.1f fps" % (got, size, got / max(took, 1e-3)))
+sys.exit(0 if got >= 30 else 1)'
 
     # Fullscreen as the kiosk does it: kmsdrm on a console, the session's display on a desktop.
     driver=()

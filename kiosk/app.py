@@ -88,6 +88,7 @@ class App:
         self._last_raw: tuple[float, float] | None = None
         self._frame = None
         self._frame_ms = -1e12
+        self._last_screen: Screen | None = None
 
     def stop(self, *_: object) -> None:
         """Ask the loop to finish (signal handlers call this)."""
@@ -115,7 +116,8 @@ class App:
                     time.sleep(0.05)
                 if self.frames_limit and self.stats.displayed >= self.frames_limit:
                     break
-                if self.capture.status().state == "ended" and not self._pending():
+                if self.capture.drained and not self.inference.busy:
+                    self._consume()  # the last result, if it arrived after the last frame
                     break
         finally:
             self.stats.ended_ms = now_ms()
@@ -127,9 +129,6 @@ class App:
                 for s, handler in previous.items():
                     signal.signal(s, handler)
         return 0
-
-    def _pending(self) -> bool:
-        return self.inference.busy
 
     def _iterate(self, last_index: int) -> int:
         for event in self.display.events():
@@ -206,7 +205,14 @@ class App:
         if not self._ready_sent and self._frame is not None:
             self.notifier.ready()
             self._ready_sent = True
-        self.notifier.watchdog()
+        if screen is not self._last_screen:
+            self.notifier.status(_STATUS[screen])
+            self._last_screen = screen
+        # Fed while frames flow, and while a lost camera is being retried on schedule (the calm
+        # screen is up and the mirror recovers by itself); starved when the main loop or the
+        # camera driver hangs, so systemd restarts us.
+        if self.capture.alive(now):
+            self.notifier.watchdog()
 
     def _diagnostics(self, status) -> dict[str, str]:
         s, st = self.stats, self.scheduler.stats
@@ -239,6 +245,10 @@ def reading_record(t_ms: float, reading: SmileReading | None) -> dict:
                 "eye_engagement": None}
     return {"t_ms": round(t_ms, 1), "face": True, "raw": round(reading.raw_score, 2), "score": round(reading.score, 2),
             "kind": reading.kind.value, "eye_engagement": round(reading.eye_engagement, 2)}
+
+
+_STATUS = {Screen.ATTRACT: "Waiting for a visitor", Screen.MIRROR: "Scoring a visitor",
+           Screen.UNAVAILABLE: "Camera unavailable, reconnecting", Screen.FAILSAFE: "Recovering from an error"}
 
 
 def _words(screen: Screen, status) -> tuple[str, str]:

@@ -75,6 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--limit", type=int, help="use only the first N labelled images")
     _model_args(ev)
 
+    bench = sub.add_parser("bench", help="measure the real app loop against a naive one, side by side")
+    bench.add_argument("--video", type=Path, help="a face video (default: the demo face recorded at 1280x960)")
+    bench.add_argument("--frames", type=int, default=300, help="displayed frames per mode")
+    bench.add_argument("--cpus", help="pin every mode to these CPUs, e.g. 0 or 0-1 (a Pi core: use one)")
+    bench.add_argument("--no-pace", dest="pace", action="store_false", help="as fast as possible, not real time")
+    bench.add_argument("--width", type=int, default=640, help="inference width of the pipeline mode")
+    bench.add_argument("--height", type=int, default=480, help="inference height of the pipeline mode")
+    bench.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    _model_args(bench)
+
     model = sub.add_parser("model", help="provision and check the Face Landmarker model")
     msub = model.add_subparsers(dest="action", required=True)
     for name, text in (("fetch", "obtain and verify the official model (and the demo image)"),
@@ -198,6 +208,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return run_eval(args.data_dir, model, plot=args.plot, limit=args.limit)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from kiosk.bench import run_bench
+
+    config = load_config(args.config)
+    model = verified_model(config, args.model, args.model_dir)
+    return run_bench(video=args.video, model=model, cache=model_cache(config, args.model_dir), frames=args.frames,
+                     pace=args.pace, cpus=args.cpus, width=args.width, height=args.height, as_json=args.json)
+
+
 def cmd_model(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     folder = model_cache(config, args.dir)
@@ -242,7 +261,8 @@ class _Progress:
             sys.stderr.write("\n")
 
 
-COMMANDS = {"run": cmd_run, "score": cmd_score, "eval": cmd_eval, "model": cmd_model, "config": cmd_config}
+COMMANDS = {"run": cmd_run, "score": cmd_score, "eval": cmd_eval, "bench": cmd_bench, "model": cmd_model,
+            "config": cmd_config}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -313,3 +313,12 @@ def test_smoke_reports_a_missing_install_as_fail(tmp_path: Path) -> None:
                           timeout=60, env=env)
     assert done.returncode == 1
     assert re.search(r"installed\s+FAIL", done.stdout), done.stdout
+
+
+@pytest.mark.skipif(shutil.which("desktop-file-validate") is None,
+                    reason="desktop-file-validate not installed (Debian package: desktop-file-utils)")
+def test_autostart_entry_is_valid() -> None:
+    entry = SYSTEMD / "smile-mirror-autostart.desktop"
+    done = subprocess.run(["desktop-file-validate", str(entry)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
+    assert "systemctl --user start --no-block smile-mirror-desktop.service" in entry.read_text()

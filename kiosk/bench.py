@@ -1,0 +1,272 @@
+"""`smile-mirror bench`: the real app loop on a video, measured, beside a naive loop of our own.
+
+Each mode runs in its own child process pinned to the CPUs given, so CPU time and peak RSS
+belong to that mode alone, and all modes run side by side in one invocation (these machines are
+noisy: compare ratios from one run, not figures from different runs). Modes:
+
+- `pipeline`: what the kiosk does: the camera's small stream (a 640x480 recording), inference
+  in a worker thread, the frame-skipping scheduler, the newest frame displayed.
+- `naive`: every frame scored synchronously at full resolution (a 1280x960 recording of the
+  same scene, as a camera at its full mode delivers), then displayed.
+- `display-small` / `display-full`: the same loops with scoring switched off, to separate
+  inference's marginal cost from capture and drawing.
+- `inference`: the bare MediaPipe call on the small frames, no app at all ("pure inference").
+
+CPU per scored frame = (mode CPU - its display-only CPU) / scored frames: what scoring a frame
+costs the app, to compare with pure inference. The window is opened at the canvas size, so the
+screen scaling that the Pi's GPU does (pygame.SCALED) is not charged to the CPU here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODES = ("pipeline", "naive", "display-small", "display-full", "inference")
+COLUMNS = ("displayed_fps", "scores_per_s", "cpu_ms_per_displayed_frame", "cpu_ms_per_scored_frame",
+           "pure_inference_ms", "latency_p50_ms", "latency_p95_ms", "frames_skipped", "peak_rss_mb", "cpu_share")
+
+
+def make_bench_video(path: Path, cache: Path | None, seconds: float = 10.0, size: tuple[int, int] = (1280, 960)) -> Path:
+    """A real face (the demo's portrait, moving) recorded at `size`, 30 fps, MJPG."""
+    import cv2
+
+    from core.sources.demo import DemoSource
+
+    demo = DemoSource(size=size, fps=30, pace=False, cache=cache)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, size)
+    for _ in range(int(seconds * 30)):
+        writer.write(cv2.cvtColor(demo.read().rgb, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+def machine() -> str:
+    """The CPU by name: x86 says "model name", a Raspberry Pi says "Model" (the board)."""
+    fields: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    name = fields.get("model name") or fields.get("Model") or platform.processor()
+    return f"{platform.machine()} {name} ({os.cpu_count()} CPUs)"
+
+
+# ---- child side -------------------------------------------------------------------------------
+
+def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, width: int, height: int) -> dict[str, Any]:
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    from core.landmarker import MediapipeLandmarker
+    from core.scheduler import Scheduler
+    from core.sources import VideoFileSource
+
+    if mode == "inference":
+        return _pure_inference(video, model, frames, width, height)
+
+    from kiosk.app import App
+    from kiosk.display import PygameDisplay, canvas_size
+
+    full = mode in ("naive", "display-full")
+    size = (10_000, 10_000) if full else (width, height)
+    probe = VideoFileSource(video, size=size, pace=False)
+    frame_size = probe.read().size
+    probe.close()
+    if mode == "naive":
+        scheduler = Scheduler(score_hz=1000.0, idle_hz=1000.0, max_cpu=1.0)
+    elif mode.startswith("display"):
+        scheduler = Scheduler(score_hz=1e-6, idle_hz=1e-6, max_cpu=1.0, motion_threshold=1e9)
+        scheduler._last_submit_ms = 1e18  # never due
+    else:
+        scheduler = Scheduler()
+    display = PygameDisplay(frame_size, fullscreen=False, window=canvas_size(frame_size, (1280, 720)))
+    app = (_display_only_app() if mode.startswith("display") else App)(open_source=lambda: VideoFileSource(video, size=size, pace=pace, loop=True),
+              landmarker=MediapipeLandmarker(model), display=display, scheduler=scheduler,
+              frames=frames, synchronous=mode == "naive")
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    app.run()
+    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    s, st = app.stats, app.scheduler.stats
+    lat = np.array(s.latencies_ms) if s.latencies_ms else np.array([np.nan])
+    return {
+        "mode": mode, "frames": s.displayed, "scored": s.readings, "cpu_s": cpu, "wall_s": wall,
+        "displayed_fps": s.displayed / wall, "scores_per_s": s.readings / wall,
+        "cpu_ms_per_displayed_frame": 1000 * cpu / max(1, s.displayed),
+        "latency_p50_ms": float(np.percentile(lat, 50)), "latency_p95_ms": float(np.percentile(lat, 95)),
+        "frames_skipped": st.skipped_busy + st.skipped_rate, "peak_rss_mb": _peak_rss_mb(),
+        "cpu_share": cpu / wall, "frame_size": list(frame_size),
+    }
+
+
+def _display_only_app():
+    from kiosk.app import App
+    from core.types import SmileKind, SmileReading
+
+    class DisplayOnly(App):
+        """Draws the same mirror screen as a scored run, from a fixed reading, never scoring."""
+
+        def _consume(self) -> None:
+            self.reading = SmileReading(t_ms=0.0, score=72.0, kind=SmileKind.GENUINE, eye_engagement=61.0,
+                                        box=(0.4, 0.2, 0.6, 0.5), raw_score=72.0)
+
+    return DisplayOnly
+
+
+def _pure_inference(video: Path, model: Path, frames: int, width: int, height: int) -> dict[str, Any]:
+    """Raw mediapipe detect_for_video on the same decoded frames: the floor for any app."""
+    import mediapipe as mp
+    from mediapipe.tasks.python import vision
+    from mediapipe.tasks.python.core import base_options
+
+    from core.sources import VideoFileSource
+
+    source = VideoFileSource(video, size=(width, height), pace=False, loop=True)
+    images = [np.ascontiguousarray(source.read().rgb) for _ in range(min(frames, 300))]
+    source.close()
+    options = vision.FaceLandmarkerOptions(base_options=base_options.BaseOptions(model_asset_path=str(model)),
+                                           running_mode=vision.RunningMode.VIDEO, num_faces=1,
+                                           output_face_blendshapes=True, output_facial_transformation_matrixes=True)
+    task = vision.FaceLandmarker.create_from_options(options)
+    try:
+        for i in range(10):  # warm-up
+            task.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=images[i % len(images)]), i)
+        cpu0 = time.process_time()
+        for i in range(frames):
+            task.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=images[i % len(images)]),
+                                  100 + i * 33)
+        cpu = time.process_time() - cpu0
+    finally:
+        task.close()
+    return {"mode": "inference", "frames": frames, "pure_inference_ms": 1000 * cpu / frames,
+            "peak_rss_mb": _peak_rss_mb()}
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# ---- parent side ------------------------------------------------------------------------------
+
+def run_bench(*, video: Path | None, model: Path, cache: Path | None, frames: int, pace: bool, cpus: str | None,
+              width: int, height: int, as_json: bool, out=sys.stdout) -> int:
+    with tempfile.TemporaryDirectory(prefix="smile-bench-") as tmp:
+        if video is None:
+            small = make_bench_video(Path(tmp) / f"face-{width}x{height}.avi", cache, size=(width, height))
+            full = make_bench_video(Path(tmp) / "face-1280x960.avi", cache)
+            described = f"the demo face recorded at {width}x{height} (pipeline) and 1280x960 (naive), 30 fps MJPG"
+        else:
+            small = full = video
+            described = str(video)
+        results = {mode: _spawn(mode, full if mode in ("naive", "display-full") else small, model, frames, pace,
+                                cpus, width, height) for mode in MODES}
+    table = summarise(results)
+    report = {"machine": machine(), "cpus": cpus or "all", "pace": "real-time" if pace else "as-fast-as-possible",
+              "frames": frames, "video": described, "model": f"{model.name} (float16 official)",
+              "modes": table["modes"], "ratio_naive_over_pipeline": table["ratio"]}
+    if as_json:
+        print(json.dumps(report, indent=2), file=out)
+    else:
+        print(format_table(report), file=out)
+    return 0
+
+
+def _spawn(mode: str, video: Path, model: Path, frames: int, pace: bool, cpus: str | None, width: int,
+           height: int) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "kiosk.bench", "--child", mode, "--video", str(video), "--model", str(model),
+           "--frames", str(frames), "--width", str(width), "--height", str(height)] + ([] if pace else ["--no-pace"])
+    if cpus:
+        cmd += ["--cpus", cpus]
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "GLOG_minloglevel": "2"}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench mode {mode} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def summarise(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    pure = results["inference"]["pure_inference_ms"]
+    modes = {}
+    for mode, display in (("pipeline", "display-small"), ("naive", "display-full")):
+        r, d = results[mode], results[display]
+        marginal = r["cpu_s"] - d["cpu_s"] / max(1, d["frames"]) * r["frames"]
+        row = {k: r[k] for k in COLUMNS if k in r}
+        row["cpu_ms_per_scored_frame"] = 1000 * marginal / max(1, r["scored"])
+        row["pure_inference_ms"] = pure
+        row["overhead_pct"] = 100 * (row["cpu_ms_per_scored_frame"] - pure) / pure
+        row["frame_size"] = "x".join(map(str, r["frame_size"]))
+        modes[mode] = row
+    for display in ("display-small", "display-full"):
+        modes[display] = {k: results[display][k] for k in ("displayed_fps", "cpu_ms_per_displayed_frame",
+                                                           "peak_rss_mb", "cpu_share")}
+    ratio = {"cpu_ms_per_displayed_frame": modes["naive"]["cpu_ms_per_displayed_frame"]
+             / modes["pipeline"]["cpu_ms_per_displayed_frame"]}
+    return {"modes": modes, "ratio": ratio}
+
+
+def format_table(report: dict[str, Any]) -> str:
+    rows = [("", "pipeline", "naive")]
+    labels = {
+        "frame_size": "inference input", "displayed_fps": "displayed fps", "scores_per_s": "score updates/s",
+        "cpu_ms_per_displayed_frame": "CPU ms / displayed frame", "cpu_share": "CPU share of the pinned core(s)",
+        "cpu_ms_per_scored_frame": "CPU ms / scored frame", "pure_inference_ms": "pure inference ms (same run)",
+        "overhead_pct": "overhead around inference %", "latency_p50_ms": "score latency p50 ms",
+        "latency_p95_ms": "score latency p95 ms", "frames_skipped": "frames skipped", "peak_rss_mb": "peak RSS MB",
+    }
+    for key, label in labels.items():
+        cells = []
+        for mode in ("pipeline", "naive"):
+            v = report["modes"][mode].get(key)
+            cells.append(v if isinstance(v, str) else f"{v:.2f}" if isinstance(v, float) else str(v))
+        rows.append((label, *cells))
+    width = max(len(r[0]) for r in rows)
+    lines = [f"Smile Mirror bench on {report['machine']}, CPUs {report['cpus']}, {report['pace']}, "
+             f"{report['frames']} frames, model {report['model']}", f"video: {report['video']}"]
+    lines += [f"{a:<{width}}  {b:>12}  {c:>12}" for a, b, c in rows]
+    for name in ("display-small", "display-full"):
+        d = report["modes"][name]
+        lines.append(f"({name} loop, no scoring: {d['cpu_ms_per_displayed_frame']:.2f} CPU ms / frame at "
+                     f"{d['displayed_fps']:.1f} fps)")
+    lines.append(f"naive / pipeline CPU per displayed frame: {report['ratio_naive_over_pipeline']['cpu_ms_per_displayed_frame']:.2f}x")
+    return "\n".join(lines)
+
+
+def _child_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--child", choices=MODES, required=True)
+    p.add_argument("--video", type=Path, required=True)
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--frames", type=int, default=300)
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--height", type=int, default=480)
+    p.add_argument("--no-pace", dest="pace", action="store_false")
+    p.add_argument("--cpus")
+    a = p.parse_args(argv)
+    if a.cpus:  # before any thread exists, so every thread inherits it
+        os.sched_setaffinity(0, parse_cpus(a.cpus))
+    result = run_child(a.child, a.video, a.model, a.frames, a.pace, a.width, a.height)
+    print(json.dumps(result))
+    return 0
+
+
+def parse_cpus(text: str) -> set[int]:
+    cpus: set[int] = set()
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(sys.argv[1:]))
