@@ -36,6 +36,9 @@ class SourceConfig:
     fps: int = _opt(30, "camera frame rate asked for", lo=1, hi=120)
     pace: bool = _opt(True, "play video files at their own frame rate (false: as fast as possible)")
     loop: bool = _opt(False, "restart a video file or image list at its end")
+    still_width: int = _opt(1920, "photo booth: a webcam's still resolution (the Pi camera uses its full sensor)",
+                            lo=64, hi=8192)
+    still_height: int = _opt(1080, "photo booth: a webcam's still resolution", lo=48, hi=8192)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +67,25 @@ class PipelineConfig:
 @dataclass(frozen=True, slots=True)
 class RunConfig:
     mode: str = _opt("lobby", "what the mirror does", choices=("lobby", "photobooth", "group"))
-    state_dir: str = _opt("", "where the photo booth keeps photos and counters (lobby mode writes nothing)")
+    state_dir: str = _opt("", "where the photo booth keeps photos and counters (lobby mode writes nothing); "
+                              "empty: $XDG_STATE_HOME/smile-mirror or ~/.local/state/smile-mirror")
     frames: int = _opt(0, "stop after this many displayed frames (0: run until quit)", lo=0)
     readings: str = _opt("", "write one JSON line per scored frame to this file")
     log_level: str = _opt("INFO", "logging level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+
+
+@dataclass(frozen=True, slots=True)
+class BoothConfig:
+    sensitivity: str = _opt("medium", "smile needed for a photo: low = a big smile, high = a slight one",
+                            choices=("low", "medium", "high"))
+    genuine_only: bool = _opt(False, "take the photo only for an eye-engaged (genuine) smile")
+    hold_ms: int = _opt(400, "how long the smile must hold before the photo", lo=0, hi=5000)
+    countdown: int = _opt(0, "seconds of 3-2-1 countdown after the smile holds (0: none)", lo=0, hi=10)
+    review_s: float = _opt(4.0, "how long the photo is shown afterwards", lo=0.5, hi=60.0)
+    cooldown_s: float = _opt(3.0, "pause after the review before the next photo", lo=0.0, hi=600.0)
+    quota_mb: float = _opt(0.0, "delete the oldest photos beyond this many MB (0: keep all)", lo=0.0)
+    min_free_mb: float = _opt(50.0, "never fill the disk beyond this much free space", lo=0.0)
+    slideshow: bool = _opt(True, "show the latest photos while nobody is there")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +95,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    booth: BoothConfig = field(default_factory=BoothConfig)
 
     def replace(self, overrides: Mapping[str, Any], origin: str = "command line") -> "Config":
         """A copy with dotted-key overrides (`{"source.spec": "demo"}`) applied and checked."""
@@ -111,7 +130,10 @@ def _check(section: str, f: dataclasses.Field, value: Any, origin: str) -> Any:
     want = _type_of(f)
     ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
     if want is float and isinstance(value, int) and not isinstance(value, bool):
-        value, ok = float(value), True
+        try:
+            value, ok = float(value), True
+        except OverflowError:  # an integer too large for a float (issue 7: was an uncaught crash)
+            ok = False
     meta = f.metadata
     if ok and meta.get("choices") and value not in meta["choices"]:
         ok = False
@@ -119,7 +141,8 @@ def _check(section: str, f: dataclasses.Field, value: Any, origin: str) -> Any:
         lo, hi = meta.get("lo"), meta.get("hi")
         ok = (lo is None or value >= lo) and (hi is None or value <= hi)
     if not ok:
-        raise ConfigError(f"{origin}: {section}.{f.name} = {value!r} is not allowed; it must be {_describe(f)}.")
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise ConfigError(f"{origin}: {section}.{f.name} = {shown} is not allowed; it must be {_describe(f)}.")
     return value
 
 
@@ -141,6 +164,14 @@ def _apply(base: Config, data: Mapping[str, Any], origin: str) -> Config:
             checked[key] = _check(section, known[key], value, origin)
         sections[section] = dataclasses.replace(getattr(base, section), **checked)
     return dataclasses.replace(base, **sections)
+
+
+def state_dir(config: Config) -> Path:
+    """The photo booth's folder: the configured one, else the per-user XDG state folder."""
+    if config.run.state_dir:
+        return Path(config.run.state_dir)
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "smile-mirror"
 
 
 def load_config(path: str | os.PathLike | None = None) -> Config:

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 
 from core.clock import now_ms
 from core.errors import FrameError, SourceError
@@ -75,7 +77,23 @@ class CaptureThread:
         self.source_name = ""
         self.live = True
         self.realtime = True
+        self._still_wanted = threading.Event()
+        self._still: tuple[np.ndarray | None] | None = None
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
+
+    def request_still(self) -> None:
+        """Ask for a full-resolution still; it is taken between two frames, in this thread,
+        because camera libraries are not safe to call from two threads at once."""
+        with self._cond:
+            self._still = None
+        self._still_wanted.set()
+
+    def take_still(self) -> tuple[np.ndarray | None] | None:
+        """None while the still is pending; else a 1-tuple holding the image, or None inside
+        when the source could not give one (use the preview frame instead)."""
+        with self._cond:
+            still, self._still = self._still, None
+        return still
 
     def start(self) -> "CaptureThread":
         self._thread.start()
@@ -129,28 +147,38 @@ class CaptureThread:
         delay = self._backoff[0]
         source: FrameSource | None = None
         index = 0  # our own frame numbering: stays increasing across reconnects
+        t_shift, last_t = 0.0, float("-inf")  # and frame times too (issue 7): see below
         try:
             while not self._stop.is_set():
                 if source is None:
                     try:
                         source = self._open()
-                    except SourceError as exc:
-                        self._set("unavailable", str(exc))
-                        log.warning("camera unavailable: %s; retrying in %.1f s", exc, delay)
+                    except Exception as exc:  # SourceError, or a driver failing in a way nobody foresaw
+                        self._set("unavailable", _reason(exc))
+                        log.warning("camera unavailable: %s; retrying in %.1f s", _reason(exc), delay)
                         self._stop.wait(delay)
                         delay = min(delay * 2, self._backoff[1])
                         continue
                     self.source_name, self.live, self.realtime = source.name, source.live, source.realtime
                     self._set("running")
+                if self._still_wanted.is_set():
+                    self._still_wanted.clear()
+                    self._capture_still(source)
                 try:
                     frame = source.read()
-                except SourceError as exc:
-                    log.warning("%s; reopening", exc)
-                    self._set("unavailable", str(exc))
+                    if frame is None and self.live:  # a camera has no end: nothing means it is lost
+                        raise SourceError(f"{source.name} returned no frame")
+                except Exception as exc:  # SourceError, or any other driver failure: reopen it
+                    # (issue 7) back off here too, so a camera that opens but never reads is not
+                    # reopened in a tight loop, nor logged hundreds of times a second
+                    log.warning("%s; reopening in %.1f s", _reason(exc), delay)
+                    self._set("unavailable", _reason(exc))
                     _close_quietly(source)
                     source = None
                     with self._cond:
                         self._reconnects += 1
+                    self._stop.wait(delay)
+                    delay = min(delay * 2, self._backoff[1])
                     continue
                 self._heartbeat_ms = now_ms()
                 if frame is None:
@@ -165,12 +193,26 @@ class CaptureThread:
                     continue
                 delay = self._backoff[0]
                 index += 1
-                self._publish(Frame(rgb=frame.rgb, t_ms=frame.t_ms, index=index))
+                t_ms = frame.t_ms + t_shift
+                if t_ms <= last_t:  # a reopened file or demo restarts its clock at 0: the scheduler
+                    t_shift += last_t + 1.0 - t_ms  # would then score nothing until it caught up
+                    t_ms = last_t + 1.0
+                last_t = t_ms
+                self._publish(Frame(rgb=frame.rgb, t_ms=t_ms, index=index))
         finally:
             if source is not None:
                 _close_quietly(source)
             with self._cond:
                 self._cond.notify_all()
+
+    def _capture_still(self, source: FrameSource) -> None:
+        try:
+            image = source.capture_still()
+        except Exception as exc:  # a failed still must not take the preview down with it
+            log.warning("still capture failed (%s); using the preview frame", exc)
+            image = None
+        with self._cond:
+            self._still = (image,)
 
     def _publish(self, frame: Frame) -> None:
         with self._cond:
@@ -182,6 +224,11 @@ class CaptureThread:
             if self._state != "running":
                 self._state, self._reason = "running", ""
             self._cond.notify_all()
+
+
+def _reason(exc: Exception) -> str:
+    """Our own errors are sentences already; anything else is named by its type."""
+    return str(exc) if isinstance(exc, SourceError) else f"camera failed ({type(exc).__name__}: {exc})"
 
 
 def _close_quietly(source: FrameSource) -> None:

@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Protocol, TextIO
 
@@ -24,6 +24,7 @@ from core.scoring import SmileTracker
 from core.sources.base import FrameSource
 from core.types import SmileReading
 from core.landmarker import Landmarker
+from kiosk.booth import BoothView, PhotoBooth
 from kiosk.display import QUIT, TOGGLE_DIAGNOSTICS
 from kiosk.render import Renderer
 from kiosk.states import KioskStates
@@ -66,8 +67,9 @@ class App:
     def __init__(self, *, open_source: Callable[[], FrameSource], landmarker: Landmarker, display,
                  scheduler: Scheduler | None = None, notifier: Notifier | None = None, frames: int = 0,
                  readings: TextIO | None = None, diagnostics: bool = False, synchronous: bool = False,
-                 stale_s: float = 2.0) -> None:
-        self.capture = CaptureThread(open_source, stale_s=stale_s)
+                 stale_s: float = 2.0, backoff_s: tuple[float, float] = (0.5, 10.0),
+                 booth: PhotoBooth | None = None) -> None:
+        self.capture = CaptureThread(open_source, backoff_s=backoff_s, stale_s=stale_s)
         self.inference = SyncInference(landmarker) if synchronous else InferenceWorker(landmarker)
         self.scheduler = scheduler or Scheduler()
         self.display = display
@@ -75,6 +77,8 @@ class App:
         self.notifier = notifier or NullNotifier()
         self.states = KioskStates()
         self.tracker = SmileTracker()
+        self.booth = booth
+        self._booth_view: BoothView | None = None
         self.frames_limit = frames
         self.readings_out = readings
         self.diagnostics = diagnostics
@@ -122,7 +126,9 @@ class App:
         finally:
             self.stats.ended_ms = now_ms()
             self.notifier.stopping()
-            self.capture.stop()
+            if self.booth is not None:
+                self.booth.close()
+            self.capture.stop(timeout_s=1.0)  # a hung camera driver must not hold up SIGTERM (issue 7)
             self.inference.close()
             self.display.close()
             if threading.current_thread() is threading.main_thread():
@@ -153,12 +159,33 @@ class App:
         self._consume()
         status = self.capture.status()
         camera_ok = status.state == "running" and now - self._frame_ms <= self.capture.stale_s * 1000
-        screen = self.states.step(self._media_clock(now), camera_ok=camera_ok or status.state == "ended",
+        clock = self._media_clock(now)
+        screen = self.states.step(clock, camera_ok=camera_ok or status.state == "ended",
                                   face=self.reading is not None)
-        if got is None and screen in (Screen.MIRROR, Screen.ATTRACT):
+        if self.booth is not None:
+            screen = self._booth_step(screen, clock)
+        if got is None and screen in (Screen.MIRROR, Screen.ATTRACT) and not self._animating():
             return last_index  # nothing new to show: don't redraw the same frame
         self._show(screen, status, now)
         return last_index
+
+    def _booth_step(self, screen: Screen, clock: float) -> Screen:
+        """Photo booth mode: trigger, still, review; the booth's own screens win over the mirror's."""
+        assert self.booth is not None
+        live = screen in (Screen.MIRROR, Screen.ATTRACT)
+        preview = self._frame.rgb if self._frame is not None else None
+        view = self.booth.step(clock, self.reading if live else None, preview, self.capture)
+        if view.photo is not None:
+            screen = Screen.REVIEW
+        elif screen is Screen.ATTRACT and (slide := self.booth.slide(clock)) is not None:
+            view = replace(view, photo=slide)
+        self._booth_view = view
+        return screen
+
+    def _animating(self) -> bool:
+        """Booth build-up, countdown and flash animate even between camera frames."""
+        v = self._booth_view
+        return v is not None and (v.flash > 0 or v.phase.value in ("building", "countdown", "review"))
 
     def _media_clock(self, now: float) -> float:
         """The newest frame's own time, advanced by wall time since it arrived: camera time for
@@ -195,7 +222,7 @@ class App:
         if self.renderer is not None and self.display.canvas is not None:
             message, detail = _words(screen, status)
             view = View(screen=screen, frame=None if self._frame is None else self._frame.rgb, reading=self.reading,
-                        message=message, detail=detail, t_ms=now,
+                        message=message, detail=detail, t_ms=now, booth=self._booth_view,
                         diagnostics=self._diagnostics(status) if self.diagnostics else {})
             self.renderer.draw(view, self.display.canvas)
         else:
@@ -247,7 +274,7 @@ def reading_record(t_ms: float, reading: SmileReading | None) -> dict:
             "kind": reading.kind.value, "eye_engagement": round(reading.eye_engagement, 2)}
 
 
-_STATUS = {Screen.ATTRACT: "Waiting for a visitor", Screen.MIRROR: "Scoring a visitor",
+_STATUS = {Screen.ATTRACT: "Waiting for a visitor", Screen.MIRROR: "Scoring a visitor", Screen.REVIEW: "Photo taken",
            Screen.UNAVAILABLE: "Camera unavailable, reconnecting", Screen.FAILSAFE: "Recovering from an error"}
 
 

@@ -85,6 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     _model_args(bench)
 
+    # -- soak (issue 7) --
+    soak = sub.add_parser("soak", help="run the real app loop for many frames, watching RSS, fds and threads")
+    soak.add_argument("--video", type=Path, help="a face video to loop (default: the demo face recorded at 640x480)")
+    soak.add_argument("--frames", type=int, default=100_000, help="displayed frames in all")
+    soak.add_argument("--every", type=int, default=5_000, help="print RSS, fds and threads every N frames")
+    soak.add_argument("--warmup", type=int, help="frames before the baseline sample (default: a tenth, at least --every)")
+    soak.add_argument("--max-growth", type=float, default=2.0, help="RSS growth after warm-up that fails (percent)")
+    soak.add_argument("--display", choices=("record", "pygame"), default="record",
+                      help="off-screen recorder, or a pygame window (SDL's dummy driver when there is no screen)")
+    soak.add_argument("--faults", action="store_true", help="also inject camera unplugs and garbage frames")
+    _model_args(soak)
+    # -- end soak --
+
     model = sub.add_parser("model", help="provision and check the Face Landmarker model")
     msub = model.add_subparsers(dest="action", required=True)
     for name, text in (("fetch", "obtain and verify the official model (and the demo image)"),
@@ -141,8 +154,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from kiosk.display import open_display
     from kiosk.notify import SystemdNotifier
 
-    if config.run.mode != "lobby":
-        log.warning("mode %r is not available yet; running the lobby mirror", config.run.mode)
+    if config.run.mode == "group":
+        log.warning("group mode is not available yet; running the lobby mirror")
     src = config.source
     cache = model_cache(config)
     display = open_display(config.display.mode, (src.width, src.height),
@@ -152,7 +165,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     readings = open_readings(config.run.readings)
     try:
         app = App(open_source=lambda: open_source(src.spec, width=src.width, height=src.height, fps=src.fps,
-                                                  pace=src.pace, loop=src.loop, cache=cache),
+                                                  pace=src.pace, loop=src.loop, cache=cache,
+                                                  still_size=(src.still_width, src.still_height)),
+                  booth=photo_booth(config) if config.run.mode == "photobooth" else None,
                   landmarker=landmarker, display=display,
                   scheduler=Scheduler(score_hz=p.score_hz, idle_hz=p.idle_hz, max_cpu=p.max_cpu),
                   notifier=SystemdNotifier(), frames=config.run.frames, readings=readings,
@@ -161,6 +176,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         if readings is not None:
             readings.close()
+
+
+def photo_booth(config: Config):
+    """Photo booth mode's parts, from the [booth] config; only this mode ever writes an image."""
+    from core.config import state_dir
+    from kiosk.booth import BoothTrigger, PhotoBooth
+    from kiosk.photos import PhotoStore
+
+    b = config.booth
+    folder = state_dir(config)
+    log.info("photo booth: photos go to %s", folder / "photos")
+    trigger = BoothTrigger(sensitivity=b.sensitivity, require_genuine=b.genuine_only, hold_ms=b.hold_ms,
+                           countdown_s=b.countdown, review_ms=b.review_s * 1000, cooldown_ms=b.cooldown_s * 1000)
+    return PhotoBooth(trigger, PhotoStore(folder, quota_mb=b.quota_mb, min_free_mb=b.min_free_mb),
+                      slideshow=b.slideshow)
 
 
 def score_record(path: Path, faces: list, max_faces: int) -> dict[str, Any]:
@@ -217,6 +247,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
                      pace=args.pace, cpus=args.cpus, width=args.width, height=args.height, as_json=args.json)
 
 
+def cmd_soak(args: argparse.Namespace) -> int:
+    from kiosk.soak import run_soak
+
+    config = load_config(args.config)
+    model = verified_model(config, args.model, args.model_dir)
+    return run_soak(model=model, cache=model_cache(config, args.model_dir), video=args.video, frames=args.frames,
+                    every=args.every, warmup=args.warmup, max_growth_pct=args.max_growth, display=args.display,
+                    faults=args.faults)
+
+
 def cmd_model(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     folder = model_cache(config, args.dir)
@@ -262,7 +302,7 @@ class _Progress:
 
 
 COMMANDS = {"run": cmd_run, "score": cmd_score, "eval": cmd_eval, "bench": cmd_bench, "model": cmd_model,
-            "config": cmd_config}
+            "config": cmd_config, "soak": cmd_soak}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import OrderedDict
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import pygame
@@ -19,6 +19,9 @@ import pygame.gfxdraw
 
 from core.types import SmileKind, SmileReading
 from kiosk.view import Screen, View
+
+if TYPE_CHECKING:
+    from kiosk.booth import BoothView
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +70,22 @@ class Renderer:
         self._dim.fill((*SHADE, 150))
         self._crop_key: tuple | None = None
         self._crop: tuple[pygame.Rect, tuple[int, int]] | None = None
+        self._photo_key: np.ndarray | None = None
+        self._photo_surf: pygame.Surface | None = None
+        self._white = pygame.Surface(size)
+        self._white.fill((255, 255, 255))
 
     # -- public -----------------------------------------------------------------------------
     def draw(self, view: View, canvas: pygame.Surface) -> None:
-        if view.screen in (Screen.UNAVAILABLE, Screen.FAILSAFE) or view.frame is None:
+        booth = view.booth
+        if view.screen is Screen.REVIEW and booth is not None and booth.photo is not None:
+            self._photo(booth.photo, canvas)
+            self._review_caption(booth.caption, canvas)
+        elif view.screen in (Screen.UNAVAILABLE, Screen.FAILSAFE) or view.frame is None:
             self._notice(view, canvas)
+        elif view.screen is Screen.ATTRACT and booth is not None and booth.photo is not None:
+            self._photo(booth.photo, canvas)  # slideshow of the latest photos
+            self._attract(view, canvas, "Smile to take a photo", "the mirror takes it when you really smile")
         else:
             self._camera(view.frame, view.mirror, canvas)
             if view.screen is Screen.MIRROR and view.reading is not None:
@@ -79,6 +93,8 @@ class Renderer:
                 self._score_panel(view.reading, canvas)
             else:
                 self._attract(view, canvas)
+        if booth is not None:
+            self._booth_overlay(booth, view, canvas)
         if view.diagnostics:
             self._diagnostics(view.diagnostics, canvas)
 
@@ -139,7 +155,7 @@ class Renderer:
         y += eye_label.get_height() + round(1.2 * u)
         self._bar(canvas, pygame.Rect(tx, y, bar_w, bar_h), r.eye_engagement / 100.0, KIND_COLOURS[SmileKind.GENUINE])
 
-    def _attract(self, view: View, canvas: pygame.Surface) -> None:
+    def _attract(self, view: View, canvas: pygame.Surface, title: str = "", detail: str = "") -> None:
         canvas.blit(self._dim, (0, 0))
         u = self.u
         phase = 0.5 + 0.5 * math.sin(view.t_ms / 1000.0 * 1.6)
@@ -148,10 +164,53 @@ class Renderer:
         ring = (*score_colour(50 + 30 * phase), 255)
         for k in range(max(2, round(0.8 * u))):
             pygame.gfxdraw.aacircle(canvas, centre[0], centre[1], radius - k, ring)
-        title = self._label(view.message or "Step closer", round(10 * u), INK, shadow=True)
-        sub = self._label(view.detail or "and look at the screen", round(5.5 * u), MUTED, shadow=True)
+        title = self._label(title or view.message or "Step closer", round(10 * u), INK, shadow=True)
+        sub = self._label(detail or view.detail or "and look at the screen", round(5.5 * u), MUTED, shadow=True)
         canvas.blit(title, title.get_rect(center=(self.w // 2, round(self.h * 0.78))))
         canvas.blit(sub, sub.get_rect(center=(self.w // 2, round(self.h * 0.78 + 9 * u))))
+
+    def _photo(self, rgb: np.ndarray, canvas: pygame.Surface) -> None:
+        """A photo (review or slideshow): all of it, scaled once to fit, centred on the calm
+        background, not mirrored (it is what others will see)."""
+        if self._photo_key is not rgb:
+            h, w = rgb.shape[:2]
+            scale = min(self.w / w, self.h / h)
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            surf = pygame.image.frombuffer(np.ascontiguousarray(rgb), (w, h), "RGB")
+            self._photo_key, self._photo_surf = rgb, pygame.transform.smoothscale(surf, size)
+        canvas.fill(SHADE)
+        canvas.blit(self._photo_surf, self._photo_surf.get_rect(center=(self.w // 2, self.h // 2)))
+
+    def _review_caption(self, caption: str, canvas: pygame.Surface) -> None:
+        canvas.blit(self._band, (0, self.h - self._band.get_height()))
+        if caption:
+            text = self._label(caption, round(8 * self.u), INK, shadow=True)
+            canvas.blit(text, text.get_rect(midbottom=(self.w // 2, self.h - round(6 * self.u))))
+
+    def _booth_overlay(self, booth: "BoothView", view: View, canvas: pygame.Surface) -> None:
+        """Build-up bar, countdown, flash and notices of the photo booth."""
+        u = self.u
+        phase = booth.phase.value
+        if phase == "building" and view.screen is Screen.MIRROR:
+            hint = self._label("Hold that smile", round(5.5 * u), INK, shadow=True)
+            bar = pygame.Rect(0, 0, round(50 * u), max(6, round(2.6 * u)))
+            bar.midtop = (self.w // 2, round(4 * u) + hint.get_height() + round(1.5 * u))
+            canvas.blit(hint, hint.get_rect(midtop=(self.w // 2, round(4 * u))))
+            self._bar(canvas, bar, booth.progress, KIND_COLOURS[SmileKind.GENUINE])
+        elif phase == "countdown" and booth.countdown:
+            number = self._label(str(booth.countdown), round(45 * u), INK, shadow=True)
+            canvas.blit(number, number.get_rect(center=(self.w // 2, self.h // 2)))
+        elif phase == "armed" and view.screen is Screen.MIRROR:
+            hint = self._label("Smile to take a photo", round(4.5 * u), MUTED, shadow=True)
+            canvas.blit(hint, hint.get_rect(midtop=(self.w // 2, round(3 * u))))
+        if booth.notice:
+            text = self._label(booth.notice, round(4.5 * u), INK)
+            pill = text.get_rect(midtop=(self.w // 2, round(3 * u))).inflate(round(5 * u), round(2 * u))
+            pygame.draw.rect(canvas, SHADE, pill, border_radius=pill.height // 2)
+            canvas.blit(text, text.get_rect(center=pill.center))
+        if booth.flash > 0:
+            self._white.set_alpha(round(255 * booth.flash))
+            canvas.blit(self._white, (0, 0))
 
     def _notice(self, view: View, canvas: pygame.Surface) -> None:
         canvas.fill(SHADE)

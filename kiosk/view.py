@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
 from core.types import SmileReading
 
+if TYPE_CHECKING:
+    from kiosk.booth import BoothView
+
 
 class Screen(str, enum.Enum):
     ATTRACT = "attract"          # nobody there: "step closer"
     MIRROR = "mirror"            # a face: the score
+    REVIEW = "review"            # photo booth: the photo just taken
     UNAVAILABLE = "unavailable"  # camera lost: calm notice, reconnecting
     FAILSAFE = "failsafe"        # something went wrong in our code: calm notice, carrying on
 
@@ -30,3 +34,4 @@ class View:
     diagnostics: Mapping[str, str] = field(default_factory=dict)
     mirror: bool = True
     t_ms: float = 0.0
+    booth: "BoothView | None" = None

@@ -25,16 +25,17 @@ SPEC_HELP = "auto, picamera2, webcam, webcam:N, webcam:/dev/videoN, video:PATH, 
 
 
 def open_source(spec: str, *, width: int = 640, height: int = 480, fps: int = 30, pace: bool = True,
-                loop: bool = False, cache: Path | None = None) -> FrameSource:
+                loop: bool = False, cache: Path | None = None,
+                still_size: tuple[int, int] = (1920, 1080)) -> FrameSource:
     """Open the source named by `spec`; raise SourceError with a plain reason if it cannot be."""
     kind, _, arg = spec.partition(":")
     size = (width, height)
     if kind == "auto":
-        return _auto(size, fps, pace, cache)
+        return _auto(size, fps, pace, cache, still_size)
     if kind == "picamera2":
         return Picamera2Source(size=size, fps=fps)
     if kind == "webcam":
-        return WebcamSource(arg or "0", size=size, fps=fps)
+        return WebcamSource(arg or "0", size=size, fps=fps, still_size=still_size)
     if kind == "video" and arg:
         return VideoFileSource(Path(arg), size=size, pace=pace, loop=loop)
     if kind == "images" and arg:
@@ -44,9 +45,10 @@ def open_source(spec: str, *, width: int = 640, height: int = 480, fps: int = 30
     raise SourceError(f"unknown source {spec!r}; use one of: {SPEC_HELP}.")
 
 
-def _auto(size: tuple[int, int], fps: int, pace: bool, cache: Path | None) -> FrameSource:
+def _auto(size: tuple[int, int], fps: int, pace: bool, cache: Path | None,
+          still_size: tuple[int, int]) -> FrameSource:
     for name, make in (("picamera2", lambda: Picamera2Source(size=size, fps=fps)),
-                       ("webcam", lambda: WebcamSource("0", size=size, fps=fps))):
+                       ("webcam", lambda: WebcamSource("0", size=size, fps=fps, still_size=still_size))):
         try:
             source = make()
         except SourceError as exc:

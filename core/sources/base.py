@@ -29,6 +29,11 @@ class FrameSource(abc.ABC):
     @abc.abstractmethod
     def read(self) -> Frame | None: ...
 
+    def capture_still(self) -> np.ndarray | None:
+        """A full-resolution RGB still of the current scene, for the photo booth; None when the
+        source has nothing better than its preview frames. Called from the capture thread."""
+        return None
+
     def close(self) -> None:
         """Release the device or file; safe to call twice."""
 

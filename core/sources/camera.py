@@ -7,6 +7,7 @@ import os
 import sys
 
 import cv2
+import numpy as np
 
 from core.clock import now_ms
 from core.errors import SourceError
@@ -44,6 +45,8 @@ class Picamera2Source(FrameSource):
                 buffer_count=4,
             )
             self._cam.configure(config)
+            # The photo booth's still: the sensor's full resolution, same channel order.
+            self._still_config = self._cam.create_still_configuration(main={"format": "BGR888"})
             self._cam.start()
         except SourceError:
             raise
@@ -63,6 +66,15 @@ class Picamera2Source(FrameSource):
         self._index += 1
         return Frame(rgb=rgb, t_ms=now_ms(), index=self._index)
 
+    def capture_still(self) -> np.ndarray | None:
+        """Switch to the full-resolution still mode for one frame and back (picamera2 does the
+        switch; the preview pauses for a few hundred milliseconds)."""
+        try:
+            rgb = self._cam.switch_mode_and_capture_array(self._still_config, "main")
+        except Exception as exc:
+            raise SourceError(f"the Pi camera could not take a still ({exc})") from None
+        return rgb[:, :, :3] if rgb.ndim == 3 and rgb.shape[2] == 4 else rgb
+
     def close(self) -> None:
         cam, self._cam = getattr(self, "_cam", None), None
         if cam is not None:
@@ -81,7 +93,8 @@ class WebcamSource(FrameSource):
 
     live = True
 
-    def __init__(self, device: str = "0", size: tuple[int, int] = (640, 480), fps: int = 30) -> None:
+    def __init__(self, device: str = "0", size: tuple[int, int] = (640, 480), fps: int = 30,
+                 still_size: tuple[int, int] = (1920, 1080)) -> None:
         dev = _device_of(device)
         path = f"/dev/video{dev}" if isinstance(dev, int) else dev
         if sys.platform.startswith("linux") and not os.path.exists(path):
@@ -97,7 +110,7 @@ class WebcamSource(FrameSource):
         self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
         self._cap.set(cv2.CAP_PROP_FPS, fps)
         self._cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # newest frame, not a queue of old ones
-        self._size = size
+        self._size, self._still_size = size, still_size
         self._index = 0
         self.name = f"webcam:{device}"
         log.info("webcam %s opened at %dx%d", path, int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
@@ -111,6 +124,27 @@ class WebcamSource(FrameSource):
         rgb = cv2.cvtColor(fit_within(bgr, self._size), cv2.COLOR_BGR2RGB)
         self._index += 1
         return Frame(rgb=rgb, t_ms=t, index=self._index)
+
+    def capture_still(self, tries: int = 4) -> np.ndarray | None:
+        """Switch the webcam to its still resolution (or the nearest it offers), keep the
+        sharpest of a few frames (the first ones after a mode change are often soft), and
+        switch back to the preview size."""
+        cap = self._cap
+        cap.set(cv2.CAP_PROP_FRAME_WIDTH, self._still_size[0])
+        cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self._still_size[1])
+        best, best_sharpness = None, -1.0
+        try:
+            for _ in range(tries):
+                ok, bgr = cap.read()
+                if not ok or bgr is None:
+                    continue
+                sharpness = float(cv2.Laplacian(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), cv2.CV_32F).var())
+                if sharpness > best_sharpness:
+                    best, best_sharpness = bgr, sharpness
+        finally:
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, self._size[0])
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self._size[1])
+        return None if best is None else cv2.cvtColor(best, cv2.COLOR_BGR2RGB)
 
     def close(self) -> None:
         cap, self._cap = getattr(self, "_cap", None), None

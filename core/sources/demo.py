@@ -54,6 +54,12 @@ class DemoSource(FrameSource):
         m[1, 2] += oh / 2 - cy
         return m
 
+    def capture_still(self) -> np.ndarray | None:
+        """The current view rendered at twice the preview size."""
+        m = self._transform(max(0, self._pos - 1) * 1000.0 / self._fps) * 2.0
+        size = (self._size[0] * 2, self._size[1] * 2)
+        return cv2.warpAffine(self._image, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
     def read(self) -> Frame | None:
         t_ms = self._pos * 1000.0 / self._fps
         self._pacer.wait(t_ms)

@@ -38,7 +38,12 @@ class VideoFileSource(FrameSource):
         self.realtime = pace
         self._pos = 0  # frames delivered since the start, across loops
         self._since_rewind = 0
+        self._full: np.ndarray | None = None
         self.name = f"video:{path.name}"
+
+    def capture_still(self) -> np.ndarray | None:
+        """The current frame at the file's own resolution."""
+        return None if self._full is None else cv2.cvtColor(self._full, cv2.COLOR_BGR2RGB)
 
     def read(self) -> Frame | None:
         ok, bgr = self._cap.read()
@@ -52,6 +57,7 @@ class VideoFileSource(FrameSource):
                 return None
         t_ms = self._pos * 1000.0 / self.fps
         self._pacer.wait(t_ms)
+        self._full = bgr
         rgb = cv2.cvtColor(fit_within(bgr, self._size), cv2.COLOR_BGR2RGB)
         self._pos += 1
         self._since_rewind += 1
@@ -73,12 +79,61 @@ def read_image_rgb(path: Path, max_side: int = 8192) -> np.ndarray:
         raise ImageReadError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if data.size == 0:
         raise ImageReadError(f"{path}: empty file")
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    # (issue 7) checked before decoding: a header declaring 20000x20000 made OpenCV allocate
+    # 1.2 GB (an OOM kill on a Pi); 60000x60000 raised cv2.error; OpenCV 4.10 decoded truncated
+    # JPEGs into half-grey pictures without a word
+    head = data.tobytes()
+    size = declared_size(head)
+    if size is not None and max(size) > max_side:
+        raise ImageReadError(f"{path}: its header declares {size[0]}x{size[1]} pixels, larger than {max_side} on a side")
+    if head.startswith(b"\xff\xd8") and head.find(b"\xff\xd9", max(head.rfind(b"\xff\xda"), 0)) < 0:
+        raise ImageReadError(f"{path}: not a readable image (a truncated JPEG: its data stops before the end marker)")
+    try:
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise ImageReadError(f"{path}: not a readable image ({str(exc).strip().splitlines()[-1][:120]})") from None
     if bgr is None:
         raise ImageReadError(f"{path}: not a readable image (corrupt, truncated or an unsupported format)")
     if max(bgr.shape[:2]) > max_side:
         raise ImageReadError(f"{path}: {bgr.shape[1]}x{bgr.shape[0]} pixels is larger than {max_side} on a side")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def declared_size(head: bytes) -> tuple[int, int] | None:
+    """(width, height) as a JPEG, PNG, BMP or WebP header declares it, without decoding; None
+    for other formats or a header too damaged to say (the decoder then has the last word)."""
+    be16, le16 = (lambda i: int.from_bytes(head[i:i + 2], "big")), (lambda i: int.from_bytes(head[i:i + 2], "little"))
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and len(head) >= 24:
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    if head.startswith(b"BM") and len(head) >= 26:
+        return abs(int.from_bytes(head[18:22], "little", signed=True)), abs(int.from_bytes(head[22:26], "little", signed=True))
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP" and len(head) >= 30:
+        if head[12:16] == b"VP8X":
+            return 1 + int.from_bytes(head[24:27], "little"), 1 + int.from_bytes(head[27:30], "little")
+        if head[12:16] == b"VP8L":
+            bits = int.from_bytes(head[21:25], "little")
+            return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+        if head[12:16] == b"VP8 ":
+            return le16(26) & 0x3FFF, le16(28) & 0x3FFF
+        return None
+    if head.startswith(b"\xff\xd8"):
+        i = 2
+        while i + 9 <= len(head):
+            if head[i] != 0xFF:
+                return None
+            marker = head[i + 1]
+            if marker == 0xFF:  # fill byte
+                i += 1
+            elif marker in _JPEG_SOF:
+                return be16(i + 7), be16(i + 5)
+            elif marker == 0x01 or 0xD0 <= marker <= 0xD8:
+                i += 2
+            else:
+                i += 2 + be16(i + 2)
+    return None
 
 
 class ImageFilesSource(FrameSource):
@@ -98,6 +153,7 @@ class ImageFilesSource(FrameSource):
         self._period = 1000.0 / fps
         self._i = 0
         self._current: np.ndarray | None = None
+        self._full: np.ndarray | None = None
         self._shown = 0
         self._pos = 0
         self.skipped = 0
@@ -112,10 +168,14 @@ class ImageFilesSource(FrameSource):
             path = self.paths[self._i]
             self._i += 1
             try:
-                return fit_within(read_image_rgb(path), self._size)
+                self._full = read_image_rgb(path)
+                return fit_within(self._full, self._size)
             except ImageReadError as exc:
                 self.skipped += 1
                 log.warning("skipping %s", exc)
+
+    def capture_still(self) -> np.ndarray | None:
+        return self._full
 
     def read(self) -> Frame | None:
         if self._current is None or self._shown >= self._repeat:

@@ -1,0 +1,226 @@
+"""The photo booth's trigger: when to take the picture, as a pure state machine on a clock.
+
+A camera's smile shutter, judged on the real smile: the score must stay above the sensitivity
+threshold (and, if asked, the smile must be eye-engaged) for `hold_ms`, so a passing grin does
+not fire. Then an optional 3-2-1 countdown, the shot, a review, and a cooldown; the next photo
+needs a new smile (the score must drop back first), so one smile gives at most one photo.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from core.types import SmileKind, SmileReading
+from kiosk.photos import PhotoNotSaved, PhotoStore
+
+log = logging.getLogger(__name__)
+
+# Score a smile must reach at each sensitivity: low = only a big smile, high = a slight one.
+SENSITIVITY = {"low": 80.0, "medium": 65.0, "high": 50.0}
+REARM_MARGIN = 15.0  # the score must fall this far below the threshold before the next photo
+
+
+class Phase(str, enum.Enum):
+    ARMED = "armed"          # watching for a smile
+    BUILDING = "building"    # a qualifying smile is holding; the gauge fills
+    COUNTDOWN = "countdown"  # 3-2-1
+    CAPTURE = "capture"      # take the photo now (one step)
+    REVIEW = "review"        # show the photo
+    COOLDOWN = "cooldown"    # wait, and wait for the smile to end
+
+
+@dataclass(frozen=True, slots=True)
+class BoothStatus:
+    phase: Phase
+    progress: float = 0.0        # 0-1 while building
+    countdown: int = 0           # 3, 2, 1 during the countdown
+    shoot: bool = False          # True exactly once per photo
+
+
+@dataclass(slots=True)
+class BoothTrigger:
+    sensitivity: str = "medium"
+    require_genuine: bool = False
+    hold_ms: float = 400.0
+    countdown_s: int = 0
+    review_ms: float = 4000.0
+    cooldown_ms: float = 3000.0
+    phase: Phase = Phase.ARMED
+    _since: float = 0.0
+    _needs_rearm: bool = False
+
+    @property
+    def threshold(self) -> float:
+        return SENSITIVITY[self.sensitivity]
+
+    def qualifies(self, reading: SmileReading | None) -> bool:
+        if reading is None or reading.score < self.threshold:
+            return False
+        return not self.require_genuine or reading.kind is SmileKind.GENUINE
+
+    def step(self, now_ms: float, reading: SmileReading | None) -> BoothStatus:
+        """Advance on the current (displayed) reading; returns what to show and whether to shoot."""
+        if self._needs_rearm and (reading is None or reading.score < self.threshold - REARM_MARGIN):
+            self._needs_rearm = False
+        if self.phase is Phase.ARMED:
+            if self.qualifies(reading) and not self._needs_rearm:
+                self._enter(Phase.BUILDING, now_ms)
+        if self.phase is Phase.BUILDING:
+            if not self.qualifies(reading):
+                self._enter(Phase.ARMED, now_ms)
+                return BoothStatus(Phase.ARMED)
+            held = now_ms - self._since
+            if held < self.hold_ms:
+                return BoothStatus(Phase.BUILDING, progress=held / self.hold_ms)
+            self._enter(Phase.COUNTDOWN if self.countdown_s > 0 else Phase.CAPTURE, now_ms)
+        if self.phase is Phase.COUNTDOWN:
+            left = self.countdown_s * 1000.0 - (now_ms - self._since)
+            if left > 0:
+                return BoothStatus(Phase.COUNTDOWN, countdown=math.ceil(left / 1000.0))
+            self._enter(Phase.CAPTURE, now_ms)
+        if self.phase is Phase.CAPTURE:
+            self._needs_rearm = True
+            self._enter(Phase.REVIEW, now_ms)
+            return BoothStatus(Phase.CAPTURE, shoot=True)
+        if self.phase is Phase.REVIEW:
+            if now_ms - self._since < self.review_ms:
+                return BoothStatus(Phase.REVIEW)
+            self._enter(Phase.COOLDOWN, now_ms)
+        if self.phase is Phase.COOLDOWN:
+            if now_ms - self._since < self.cooldown_ms:
+                return BoothStatus(Phase.COOLDOWN)
+            self._enter(Phase.ARMED, now_ms)
+        return BoothStatus(self.phase)
+
+    def _enter(self, phase: Phase, now_ms: float) -> None:
+        self.phase, self._since = phase, now_ms
+
+
+@dataclass(frozen=True, slots=True)
+class BoothView:
+    """What the renderer draws for the booth on top of (or instead of) the mirror."""
+
+    phase: Phase
+    progress: float = 0.0
+    countdown: int = 0
+    flash: float = 0.0                 # 0-1: strength of the white flash
+    photo: np.ndarray | None = None    # the photo under review, or a slideshow slide
+    caption: str = ""
+    notice: str = ""
+
+
+class StillCamera(Protocol):
+    def request_still(self) -> None: ...
+    def take_still(self) -> tuple | None: ...
+
+
+class PhotoBooth:
+    """Runs the trigger, asks the camera (the capture thread) for a full-resolution still,
+    saves it off the display thread, and says what to show."""
+
+    FLASH_MS = 350.0
+    STILL_TIMEOUT_MS = 2500.0
+    NOTICE_MS = 6000.0
+    SLIDE_MS = 5000.0
+
+    def __init__(self, trigger: BoothTrigger, store: PhotoStore, *, slideshow: bool = True) -> None:
+        self.trigger, self.store = trigger, store
+        self.slideshow = slideshow
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photo-writer")
+        self._saving: Future | None = None
+        self._pending: tuple[SmileReading | None, float] | None = None
+        self._flash_at = -1e12
+        self._photo: np.ndarray | None = None
+        self._caption = ""
+        self._notice, self._notice_at = "", -1e12
+        self._smiling = False
+        self._slide: tuple[Path, np.ndarray] | None = None
+        self._slide_at = -1e12
+        self.saved: list[Path] = []
+        self.failures = 0
+
+    def step(self, now_ms: float, reading: SmileReading | None, preview: np.ndarray | None,
+             camera: StillCamera) -> BoothView:
+        smiling = reading is not None and reading.score >= 50.0
+        if smiling and not self._smiling:
+            self.store.saw_smile()
+        self._smiling = smiling
+        status = self.trigger.step(now_ms, reading)
+        if status.shoot:
+            camera.request_still()
+            self._pending = (reading, now_ms)
+            self._flash_at = now_ms
+        if self._pending is not None:
+            self._collect_still(now_ms, preview, camera)
+        self._check_saved(now_ms)
+        photo = self._photo if status.phase in (Phase.CAPTURE, Phase.REVIEW) else None
+        flash = max(0.0, 1.0 - (now_ms - self._flash_at) / self.FLASH_MS)
+        notice = self._notice if now_ms - self._notice_at < self.NOTICE_MS else ""
+        return BoothView(phase=status.phase, progress=status.progress, countdown=status.countdown, flash=flash,
+                         photo=photo, caption=self._caption if photo is not None else "", notice=notice)
+
+    def slide(self, now_ms: float) -> np.ndarray | None:
+        """The latest photos in turn, while nobody is there (None without photos)."""
+        if not self.slideshow:
+            return None
+        if now_ms - self._slide_at >= self.SLIDE_MS or self._slide is None:
+            self._slide_at = now_ms
+            photos = self.store.photos()[-12:]
+            if not photos:
+                self._slide = None
+                return None
+            index = 0 if self._slide is None or self._slide[0] not in photos else photos.index(self._slide[0]) + 1
+            path = photos[index % len(photos)]
+            bgr = cv2.imread(str(path), cv2.IMREAD_REDUCED_COLOR_2)  # decoded at half size: quick
+            self._slide = None if bgr is None else (path, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        return None if self._slide is None else self._slide[1]
+
+    def close(self) -> None:
+        """Wait for a photo still being written, so nothing is lost at shutdown."""
+        self._writer.shutdown(wait=True)
+
+    def _collect_still(self, now_ms: float, preview: np.ndarray | None, camera: StillCamera) -> None:
+        reading, asked_at = self._pending  # type: ignore[misc]
+        got = camera.take_still()
+        if got is None and now_ms - asked_at < self.STILL_TIMEOUT_MS:
+            return  # still on its way
+        image = got[0] if got is not None and got[0] is not None else preview
+        self._pending = None
+        if image is None:
+            self._note("Photo not taken: no camera picture", now_ms)
+            return
+        self._photo = image
+        self._caption = (f"Smile Score {round(reading.score)}  ·  {reading.kind.label}" if reading is not None
+                         else "")
+        self._saving = self._writer.submit(self.store.save, image, reading)
+
+    def _check_saved(self, now_ms: float) -> None:
+        if self._saving is None or not self._saving.done():
+            return
+        future, self._saving = self._saving, None
+        try:
+            path = future.result()
+        except PhotoNotSaved as exc:
+            self.failures += 1
+            log.warning("photo not saved: %s", exc)
+            self._note(f"Photo not saved: {exc}", now_ms)
+            return
+        except Exception as exc:  # never let a writer bug reach the screen
+            self.failures += 1
+            log.exception("photo writer failed")
+            self._note(f"Photo not saved ({type(exc).__name__})", now_ms)
+            return
+        self.saved.append(path)
+        self._note("Photo saved", now_ms)
+
+    def _note(self, text: str, now_ms: float) -> None:
+        self._notice, self._notice_at = text, now_ms

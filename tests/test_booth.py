@@ -1,0 +1,183 @@
+"""Photo booth mode end to end: recorded smiles through the real landmarker take real photos."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pygame
+import pytest
+
+from core.landmarker import MediapipeLandmarker
+from core.sources import VideoFileSource
+from core.sources.demo import DemoSource
+from core.types import SmileKind, SmileReading
+from kiosk.app import App
+from kiosk.booth import BoothTrigger, PhotoBooth
+from kiosk.display import RecordingDisplay
+from kiosk.photos import PhotoNotSaved, PhotoStore
+from kiosk.render import SHADE, Renderer
+from kiosk.view import Screen, View
+from tests.conftest import load_rgb, write_video
+
+
+@pytest.fixture(scope="module")
+def two_smiles_video(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Path:
+    """A smiling face for 1.5 s, nobody for 1.5 s, the smile again for 1.5 s, nobody for 1 s."""
+    demo = DemoSource(size=(640, 480), fps=30, pace=False, cache=model_cache)
+    smile = [demo.read().rgb for _ in range(45)]
+    empty = [cv2.resize(load_rgb(model_cache / "chelsea.png"), (640, 480))]
+    return write_video(tmp_path_factory.mktemp("booth") / "two_smiles.avi", smile + empty * 45 + smile + empty * 30)
+
+
+def booth_for(state: Path, **kw) -> PhotoBooth:
+    trigger = BoothTrigger(hold_ms=400, review_ms=1000, cooldown_ms=300, **kw)
+    return PhotoBooth(trigger, PhotoStore(state), slideshow=False)
+
+
+def run_app(video: Path, model_path: Path, booth: PhotoBooth, display=None) -> App:
+    app = App(open_source=lambda: VideoFileSource(video, pace=False), landmarker=MediapipeLandmarker(model_path),
+              display=display or RecordingDisplay((640, 480)), booth=booth)
+    app.run()
+    return app
+
+
+def test_two_smiles_give_exactly_two_photos_with_metadata(two_smiles_video: Path, model_path: Path,
+                                                        tmp_path: Path) -> None:
+    booth = booth_for(tmp_path)
+    run_app(two_smiles_video, model_path, booth)
+    photos = sorted((tmp_path / "photos").glob("*.jpg"))
+    assert len(photos) == 2 and booth.saved == photos
+    assert photos[0].name < photos[1].name  # names sort by time
+    for photo in photos:
+        meta = json.loads(photo.with_suffix(".json").read_text())
+        assert meta["score"] >= 65 and meta["kind"] in ("genuine", "posed") and 0 <= meta["eye_engagement"] <= 100
+        assert "T" in meta["time"] and (meta["width"], meta["height"]) == (640, 480)
+        image = cv2.imread(str(photo))
+        assert image.shape == (480, 640, 3), "the video's full-resolution frame, not the inference frame"
+    counters = json.loads((tmp_path / "counters.json").read_text())
+    assert counters["photos_taken"] == 2 and counters["smiles_seen"] == 2 and counters["best_score_today"] >= 65
+
+
+def test_genuine_only_mode_waits_for_eye_engagement(two_smiles_video: Path, model_path: Path, tmp_path: Path) -> None:
+    readings = tmp_path / "readings.jsonl"
+    booth = booth_for(tmp_path, require_genuine=True)
+    with open(readings, "w") as out:
+        App(open_source=lambda: VideoFileSource(two_smiles_video, pace=False),
+            landmarker=MediapipeLandmarker(model_path), display=RecordingDisplay((640, 480)), booth=booth,
+            readings=out).run()
+    kinds = [json.loads(line)["kind"] for line in readings.read_text().splitlines()]
+    sidecars = [json.loads(p.read_text())["kind"] for p in (tmp_path / "photos").glob("*.json")]
+    assert set(sidecars) <= {"genuine"}, "a posed smile never triggers genuine-only mode"
+    if "genuine" not in kinds:
+        assert sidecars == []
+
+
+def test_no_face_gives_no_photo(model_path: Path, model_cache: Path, tmp_path: Path) -> None:
+    cat = cv2.resize(load_rgb(model_cache / "chelsea.png"), (640, 480))
+    video = write_video(tmp_path / "cat.avi", [cat] * 60)
+    booth = booth_for(tmp_path)
+    run_app(video, model_path, booth)
+    assert list((tmp_path / "photos").glob("*.jpg")) == []
+
+
+def test_neutral_faces_give_no_photo(model_path: Path, tmp_path: Path) -> None:
+    from tests.conftest import shared_data
+
+    data = shared_data()
+    if data is None:
+        pytest.skip("../shared/data (GENKI-4K dev photos) is not here")
+    rows = [line.split(",") for line in (data / "genki4k-dev" / "labels.csv").read_text().splitlines()[1:]]
+    neutral = [data / "genki4k-dev" / r[0] for r in rows if r[1] == "neutral"][:6]
+    frames = []
+    for path in neutral:
+        face = cv2.resize(load_rgb(path), (360, 384))
+        canvas = np.full((480, 640, 3), 128, np.uint8)
+        canvas[48:432, 140:500] = face
+        frames += [canvas] * 20
+    video = write_video(tmp_path / "neutral.avi", frames)
+    booth = booth_for(tmp_path)
+    run_app(video, model_path, booth)
+    assert list((tmp_path / "photos").glob("*.jpg")) == []
+
+
+def test_a_full_disk_shows_a_notice_and_the_mirror_carries_on(two_smiles_video: Path, model_path: Path,
+                                                              tmp_path: Path) -> None:
+    store = PhotoStore(tmp_path, min_free_mb=1e12)  # no disk has a petabyte free: always "full"
+    booth = PhotoBooth(BoothTrigger(hold_ms=400, review_ms=1000, cooldown_ms=300), store, slideshow=False)
+    app = run_app(two_smiles_video, model_path, booth)
+    assert app.stats.displayed >= 135 and app.stats.loop_errors == 0  # every frame shown (plus animation)
+    assert booth.failures == 2 and booth.saved == []
+    assert list((tmp_path / "photos").iterdir()) == []
+    assert booth._notice == "Photo not saved: the disk is full"
+
+
+def test_nothing_is_overwritten_and_the_quota_prunes_the_oldest(tmp_path: Path) -> None:
+    import datetime as dt
+
+    store = PhotoStore(tmp_path)
+    when = dt.datetime(2026, 11, 25, 12, 0, 0).astimezone()
+    reading = SmileReading(t_ms=0, score=88, kind=SmileKind.GENUINE, eye_engagement=70, box=(0, 0, 1, 1), raw_score=88)
+    rng = np.random.default_rng(0)
+    paths = [store.save(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8), reading, when) for _ in range(3)]
+    assert len(set(paths)) == 3, "the same second gives three names, none overwritten"
+    assert [p.name for p in paths] == ["20261125-120000-000-s88.jpg", "20261125-120000-001-s88.jpg",
+                                       "20261125-120000-002-s88.jpg"]
+    sizes = [p.stat().st_size + p.with_suffix(".json").stat().st_size for p in paths]
+    quota_mb = (sizes[1] + sizes[2]) * 1.5 / 1e6  # room for about two more photos of this size
+    store = PhotoStore(tmp_path, quota_mb=quota_mb)
+    newest = store.save(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8), reading, when + dt.timedelta(seconds=1))
+    remaining = store.photos()
+    assert remaining == [paths[2], newest], "the oldest go first, the newest stays"
+    assert not paths[0].with_suffix(".json").exists(), "sidecars go with their photos"
+    assert not list(tmp_path.glob("photos/.tmp-*")), "no temporary files are left behind"
+
+
+def test_a_really_full_filesystem(tmp_path: Path) -> None:
+    """A real ENOSPC on a tiny tmpfs (root only): the error is the calm sentence, nothing partial."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        store = PhotoStore(mount, min_free_mb=0)
+        noise = np.random.default_rng(1).integers(0, 255, (400, 400, 3), dtype=np.uint8)  # ~400 kB as JPEG
+        with pytest.raises(PhotoNotSaved, match="the disk is full"):
+            store.save(noise, None)
+        assert list((mount / "photos").iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_review_screen_renders(astronaut: np.ndarray, tmp_path: Path) -> None:
+    from kiosk.booth import BoothView, Phase
+
+    canvas = pygame.Surface((640, 360))
+    view = View(Screen.REVIEW, astronaut, None, booth=BoothView(Phase.REVIEW, photo=astronaut, notice="Photo saved",
+                                                               caption="Smile Score 87  ·  Genuine smile"))
+    Renderer((640, 360)).draw(view, canvas)
+    pygame.image.save(canvas, str(tmp_path / "review.png"))
+    img = pygame.surfarray.array3d(canvas).swapaxes(0, 1)
+    # the whole photo is shown, letterboxed, unmirrored: the flag is on the left of the portrait
+    assert img[5, 20].tolist() == list(SHADE) and img[5, 620].tolist() == list(SHADE)
+    flag = img[120:200, 145:190].reshape(-1, 3).mean(axis=0)
+    assert flag[0] > flag[2] + 40, "the red stripes of the flag at the photo's left"
+    assert img[100, 470].mean() > 150, "the light studio backdrop at the photo's right"
+
+
+def test_photobooth_on_the_command_line(two_smiles_video: Path, model_cache: Path, tmp_path: Path) -> None:
+    config = tmp_path / "booth.toml"
+    config.write_text("[booth]\nreview_s = 1.0\ncooldown_s = 0.3\n")
+    env = {**os.environ, "SMILE_MIRROR_CACHE": str(model_cache)}
+    done = subprocess.run([sys.executable, "-m", "kiosk.cli", "run", "--config", str(config), "--mode", "photobooth",
+                           "--state-dir", str(tmp_path / "state"), "--source", f"video:{two_smiles_video}",
+                           "--no-pace", "--display", "headless"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "state" / "photos").glob("*.jpg"))) == 2
+    assert "photo saved" in done.stderr
