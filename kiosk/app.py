@@ -127,7 +127,7 @@ class App:
             self.stats.ended_ms = now_ms()
             self.notifier.stopping()
             if self.booth is not None:
-                self.booth.close()
+                self.booth.close(self.capture)
             self.capture.stop(timeout_s=1.0)  # a hung camera driver must not hold up SIGTERM (issue 7)
             self.inference.close()
             self.display.close()

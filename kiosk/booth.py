@@ -143,6 +143,7 @@ class PhotoBooth:
         self._caption = ""
         self._notice, self._notice_at = "", -1e12
         self._smiling = False
+        self._preview: np.ndarray | None = None
         self._slide: tuple[Path, np.ndarray] | None = None
         self._slide_at = -1e12
         self.saved: list[Path] = []
@@ -154,6 +155,7 @@ class PhotoBooth:
         if smiling and not self._smiling:
             self.store.saw_smile()
         self._smiling = smiling
+        self._preview = preview
         status = self.trigger.step(now_ms, reading)
         if status.shoot:
             camera.request_still()
@@ -184,9 +186,13 @@ class PhotoBooth:
             self._slide = None if bgr is None else (path, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
         return None if self._slide is None else self._slide[1]
 
-    def close(self) -> None:
-        """Wait for a photo still being written, so nothing is lost at shutdown."""
+    def close(self, camera: StillCamera) -> None:
+        """Finish what was started, so nothing is lost at shutdown: a photo already shot is
+        saved (from the preview if its still never came) and the writer is waited for."""
+        if self._pending is not None:
+            self._collect_still(float("inf"), self._preview, camera)
         self._writer.shutdown(wait=True)
+        self._check_saved(float("inf"))
 
     def _collect_still(self, now_ms: float, preview: np.ndarray | None, camera: StillCamera) -> None:
         reading, asked_at = self._pending  # type: ignore[misc]
