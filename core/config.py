@@ -54,6 +54,10 @@ class DisplayConfig:
 class ModelConfig:
     path: str = _opt("", "an explicit face_landmarker.task (verified by checksum); empty: the cache")
     dir: str = _opt("", "model cache folder; empty: per-user cache, or the system path for the kiosk")
+    # issue 5: written by `smile-mirror model tune`; see core/VARIANTS.md
+    variant: str = _opt("official", "Face Landmarker variant built by `model build` and chosen by `model tune`; "
+                        "one that is missing, altered or failed the accuracy gate falls back to official",
+                        choices=("official", "float32", "int8-weights", "int8"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +65,14 @@ class PipelineConfig:
     score_hz: float = _opt(15.0, "target score updates per second while a face is present", lo=1.0, hi=120.0)
     idle_hz: float = _opt(4.0, "score updates per second while nobody is there", lo=0.5, hi=60.0)
     max_cpu: float = _opt(0.5, "largest share of one core that inference may use", lo=0.05, hi=1.0)
-    max_faces: int = _opt(1, "faces tracked at once", lo=1, hi=4)
+    max_faces: int = _opt(1, "faces tracked at once (group mode: 4 when this is left at 1)", lo=1, hi=4)
 
 
 @dataclass(frozen=True, slots=True)
 class RunConfig:
     mode: str = _opt("lobby", "what the mirror does", choices=("lobby", "photobooth", "group"))
-    state_dir: str = _opt("", "where the photo booth keeps photos and counters (lobby mode writes nothing); "
+    state_dir: str = _opt("", "where the photo booth keeps photos and counters, and group mode its counts per "
+                              "hour (lobby mode writes nothing); "
                               "empty: $XDG_STATE_HOME/smile-mirror or ~/.local/state/smile-mirror")
     frames: int = _opt(0, "stop after this many displayed frames (0: run until quit)", lo=0)
     readings: str = _opt("", "write one JSON line per scored frame to this file")
@@ -146,13 +151,19 @@ def _check(section: str, f: dataclasses.Field, value: Any, origin: str) -> Any:
     return value
 
 
+def _shown(name: str) -> str:
+    """A name from the file as it can be printed on one line (issue 7: a quoted TOML key may
+    hold newlines or control characters, which split the error message)."""
+    return name if name.isprintable() and len(name) <= 40 else repr(name)[:40]
+
+
 def _apply(base: Config, data: Mapping[str, Any], origin: str) -> Config:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{origin}: expected a TOML table at the top level.")
     sections = {}
     for section, values in data.items():
         if section not in SECTIONS:
-            raise ConfigError(f"{origin}: unknown section [{section}]; known sections: {', '.join(SECTIONS)}.")
+            raise ConfigError(f"{origin}: unknown section [{_shown(section)}]; known sections: {', '.join(SECTIONS)}.")
         if not isinstance(values, Mapping):
             raise ConfigError(f"{origin}: [{section}] must be a table of keys, not {type(values).__name__}.")
         known = {f.name: f for f in fields(SECTIONS[section])}
@@ -160,7 +171,7 @@ def _apply(base: Config, data: Mapping[str, Any], origin: str) -> Config:
         for key, value in values.items():
             if key not in known:
                 raise ConfigError(
-                    f"{origin}: unknown key {section}.{key}; keys in [{section}]: {', '.join(known)}.")
+                    f"{origin}: unknown key {section}.{_shown(key)}; keys in [{section}]: {', '.join(known)}.")
             checked[key] = _check(section, known[key], value, origin)
         sections[section] = dataclasses.replace(getattr(base, section), **checked)
     return dataclasses.replace(base, **sections)

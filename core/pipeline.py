@@ -62,7 +62,7 @@ class CaptureThread:
     """
 
     def __init__(self, open_source: Callable[[], FrameSource], *, backoff_s: tuple[float, float] = (0.5, 10.0),
-                 stale_s: float = 2.0) -> None:
+                 stale_s: float = 1.5) -> None:
         self._open = open_source
         self._backoff = backoff_s
         self.stale_s = stale_s

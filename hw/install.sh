@@ -250,6 +250,21 @@ provision_model() {
     run "$cli" model verify --dir "$ROOT$MODEL_DIR"
 }
 
+# Quantised model variants (core/VARIANTS.md): built by build-only tools in a venv of their own,
+# gated for accuracy, then timed on this very CPU; the fastest that passed goes into the config.
+# Optional: if any step fails, the mirror keeps the official model.
+tune_model() {
+    say "model variants: build, accuracy gate, timing on this CPU"
+    local build_venv="$PREFIX/build-venv" cli="$ROOT$VENV/bin/smile-mirror"
+    if run "$PYTHON" -m venv "$ROOT$build_venv" &&
+        run "$ROOT$build_venv/bin/pip" install --quiet --no-deps -r "$SRC/requirements/build.txt" &&
+        run "$cli" model build --dir "$ROOT$MODEL_DIR" --build-python "$ROOT$build_venv/bin/python" &&
+        run "$cli" model tune --dir "$ROOT$MODEL_DIR" --cpus 0 --write "$ROOT$CONF"; then
+        return 0
+    fi
+    warn "model variants were not built or tuned; the mirror uses the official model"
+}
+
 write_config() {
     say "configuration $CONF"
     run install -d -m 0755 "$ROOT$CONF_DIR"
@@ -369,6 +384,7 @@ main() {
     install_app "$LOCK"
     provision_model
     write_config
+    tune_model
     install_units
     if [[ $DRY_RUN -eq 1 ]]; then
         say "done (dry run: nothing was changed)"

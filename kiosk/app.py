@@ -26,6 +26,7 @@ from core.types import SmileReading
 from core.landmarker import Landmarker
 from kiosk.booth import BoothView, PhotoBooth
 from kiosk.display import QUIT, TOGGLE_DIAGNOSTICS
+from kiosk.group import GroupMode, GroupView
 from kiosk.render import Renderer
 from kiosk.states import KioskStates
 from kiosk.view import Screen, View
@@ -67,8 +68,8 @@ class App:
     def __init__(self, *, open_source: Callable[[], FrameSource], landmarker: Landmarker, display,
                  scheduler: Scheduler | None = None, notifier: Notifier | None = None, frames: int = 0,
                  readings: TextIO | None = None, diagnostics: bool = False, synchronous: bool = False,
-                 stale_s: float = 2.0, backoff_s: tuple[float, float] = (0.5, 10.0),
-                 booth: PhotoBooth | None = None) -> None:
+                 stale_s: float = 1.5, backoff_s: tuple[float, float] = (0.5, 10.0),
+                 booth: PhotoBooth | None = None, group: GroupMode | None = None) -> None:
         self.capture = CaptureThread(open_source, backoff_s=backoff_s, stale_s=stale_s)
         self.inference = SyncInference(landmarker) if synchronous else InferenceWorker(landmarker)
         self.scheduler = scheduler or Scheduler()
@@ -79,6 +80,8 @@ class App:
         self.tracker = SmileTracker()
         self.booth = booth
         self._booth_view: BoothView | None = None
+        self.group = group  # lobby group mode (issue 9): several faces, contagion
+        self._group_view: GroupView | None = None
         self.frames_limit = frames
         self.readings_out = readings
         self.diagnostics = diagnostics
@@ -128,6 +131,8 @@ class App:
             self.notifier.stopping()
             if self.booth is not None:
                 self.booth.close(self.capture)
+            if self.group is not None:
+                self.group.close()
             self.capture.stop(timeout_s=1.0)  # a hung camera driver must not hold up SIGTERM (issue 7)
             self.inference.close()
             self.display.close()
@@ -164,6 +169,8 @@ class App:
                                   face=self.reading is not None)
         if self.booth is not None:
             screen = self._booth_step(screen, clock)
+        if self.group is not None:
+            self._group_view = self.group.view(clock)
         if got is None and screen in (Screen.MIRROR, Screen.ATTRACT) and not self._animating():
             return last_index  # nothing new to show: don't redraw the same frame
         self._show(screen, status, now)
@@ -185,6 +192,8 @@ class App:
     def _animating(self) -> bool:
         """Booth build-up, countdown and flash animate even between camera frames."""
         v = self._booth_view
+        if self._group_view is not None and self._group_view.animating:  # sparks, confetti
+            return True
         return v is not None and (v.flash > 0 or v.phase.value in ("building", "countdown", "review"))
 
     def _media_clock(self, now: float) -> float:
@@ -201,7 +210,10 @@ class App:
         if result.error:
             self.stats.landmarker_errors += 1
         obs = result.faces[0] if result.faces else None
-        reading = self.tracker.update(obs, result.t_ms)
+        if self.group is not None:  # every face tracked; the largest one drives the screens
+            reading = self.group.observe(result.faces, result.t_ms)
+        else:
+            reading = self.tracker.update(obs, result.t_ms)
         self.reading = reading
         rate = 0.0
         if reading is not None:
@@ -216,13 +228,16 @@ class App:
         self.stats.latencies_ms.append(result.latency_ms)
         self.stats.infer_ms.append(result.infer_ms)
         if self.readings_out is not None:
-            self.readings_out.write(json.dumps(reading_record(result.t_ms, reading)) + "\n")
+            record = reading_record(result.t_ms, reading)
+            if self.group is not None:
+                record["faces"] = self.group.records()
+            self.readings_out.write(json.dumps(record) + "\n")
 
     def _show(self, screen: Screen, status, now: float) -> None:
         if self.renderer is not None and self.display.canvas is not None:
             message, detail = _words(screen, status)
             view = View(screen=screen, frame=None if self._frame is None else self._frame.rgb, reading=self.reading,
-                        message=message, detail=detail, t_ms=now, booth=self._booth_view,
+                        message=message, detail=detail, t_ms=now, booth=self._booth_view, group=self._group_view,
                         diagnostics=self._diagnostics(status) if self.diagnostics else {})
             self.renderer.draw(view, self.display.canvas)
         else:

@@ -34,6 +34,10 @@ from typing import Any
 import numpy as np
 
 MODES = ("pipeline", "naive", "display-small", "display-full", "inference")
+# issue 9, `--group`: group mode (up to 4 faces) on the same one-visitor video as `pipeline`;
+# `group` detects newcomers twice a second (core.multiface), `group-fixed` is one landmarker
+# made with num_faces=4, whose detector runs on every frame while fewer than 4 faces are there.
+GROUP_MODES = ("group", "group-fixed")
 COLUMNS = ("displayed_fps", "scores_per_s", "cpu_ms_per_displayed_frame", "cpu_ms_per_scored_frame",
            "pure_inference_ms", "latency_p50_ms", "latency_p95_ms", "frames_skipped", "peak_rss_mb", "cpu_share")
 
@@ -92,9 +96,16 @@ def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, widt
     else:
         scheduler = Scheduler()
     display = PygameDisplay(frame_size, fullscreen=False, window=canvas_size(frame_size, (1280, 720)))
+    extra: dict[str, Any] = {}
+    landmarker = MediapipeLandmarker(model)
+    if mode in GROUP_MODES:  # issue 9
+        from kiosk.group import GroupMode, group_landmarker
+
+        landmarker = group_landmarker(model, 4) if mode == "group" else MediapipeLandmarker(model, max_faces=4)
+        extra["group"] = GroupMode(max_faces=4)
     app = (_display_only_app() if mode.startswith("display") else App)(open_source=lambda: VideoFileSource(video, size=size, pace=pace, loop=True),
-              landmarker=MediapipeLandmarker(model), display=display, scheduler=scheduler,
-              frames=frames, synchronous=mode == "naive")
+              landmarker=landmarker, display=display, scheduler=scheduler,
+              frames=frames, synchronous=mode == "naive", **extra)
     cpu0, wall0 = time.process_time(), time.monotonic()
     app.run()
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
@@ -160,7 +171,7 @@ def _peak_rss_mb() -> float:
 # ---- parent side ------------------------------------------------------------------------------
 
 def run_bench(*, video: Path | None, model: Path, cache: Path | None, frames: int, pace: bool, cpus: str | None,
-              width: int, height: int, as_json: bool, out=sys.stdout) -> int:
+              width: int, height: int, as_json: bool, out=sys.stdout, group: bool = False) -> int:
     with tempfile.TemporaryDirectory(prefix="smile-bench-") as tmp:
         if video is None:
             small = make_bench_video(Path(tmp) / f"face-{width}x{height}.avi", cache, size=(width, height))
@@ -170,16 +181,25 @@ def run_bench(*, video: Path | None, model: Path, cache: Path | None, frames: in
             small = full = video
             described = str(video)
         results = {mode: _spawn(mode, full if mode in ("naive", "display-full") else small, model, frames, pace,
-                                cpus, width, height) for mode in MODES}
+                                cpus, width, height) for mode in MODES + (GROUP_MODES if group else ())}
     table = summarise(results)
     report = {"machine": machine(), "cpus": cpus or "all", "pace": "real-time" if pace else "as-fast-as-possible",
-              "frames": frames, "video": described, "model": f"{model.name} (float16 official)",
+              "frames": frames, "video": described, "model": f"{model.name} ({_variant_of(model)})",
               "modes": table["modes"], "ratio_naive_over_pipeline": table["ratio"]}
+    if group:
+        report["ratio_group_over_pipeline"] = table["group_ratio"]
     if as_json:
         print(json.dumps(report, indent=2), file=out)
     else:
         print(format_table(report), file=out)
     return 0
+
+
+def _variant_of(model: Path) -> str:
+    """Which Face Landmarker variant the run used (issue 5: `model.variant`, core/variants.py)."""
+    from core.variants import describe
+
+    return describe(model)
 
 
 def _spawn(mode: str, video: Path, model: Path, frames: int, pace: bool, cpus: str | None, width: int,
@@ -198,7 +218,9 @@ def _spawn(mode: str, video: Path, model: Path, frames: int, pace: bool, cpus: s
 def summarise(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     pure = results["inference"]["pure_inference_ms"]
     modes = {}
-    for mode, display in (("pipeline", "display-small"), ("naive", "display-full")):
+    pairs = [("pipeline", "display-small"), ("naive", "display-full")]
+    pairs += [(mode, "display-small") for mode in GROUP_MODES if mode in results]
+    for mode, display in pairs:
         r, d = results[mode], results[display]
         marginal = r["cpu_s"] - d["cpu_s"] / max(1, d["frames"]) * r["frames"]
         row = {k: r[k] for k in COLUMNS if k in r}
@@ -212,11 +234,17 @@ def summarise(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
                                                            "peak_rss_mb", "cpu_share")}
     ratio = {"cpu_ms_per_displayed_frame": modes["naive"]["cpu_ms_per_displayed_frame"]
              / modes["pipeline"]["cpu_ms_per_displayed_frame"]}
-    return {"modes": modes, "ratio": ratio}
+    group_ratio = {mode: {"cpu_ms_per_displayed_frame": modes[mode]["cpu_ms_per_displayed_frame"]
+                          / modes["pipeline"]["cpu_ms_per_displayed_frame"],
+                          "cpu_ms_per_scored_frame": modes[mode]["cpu_ms_per_scored_frame"]
+                          / modes["pipeline"]["cpu_ms_per_scored_frame"]}
+                   for mode in GROUP_MODES if mode in modes}
+    return {"modes": modes, "ratio": ratio, "group_ratio": group_ratio}
 
 
 def format_table(report: dict[str, Any]) -> str:
-    rows = [("", "pipeline", "naive")]
+    shown = ("pipeline", "naive") + tuple(m for m in GROUP_MODES if m in report["modes"])
+    rows = [("", *shown)]
     labels = {
         "frame_size": "inference input", "displayed_fps": "displayed fps", "scores_per_s": "score updates/s",
         "cpu_ms_per_displayed_frame": "CPU ms / displayed frame", "cpu_share": "CPU share of the pinned core(s)",
@@ -226,25 +254,28 @@ def format_table(report: dict[str, Any]) -> str:
     }
     for key, label in labels.items():
         cells = []
-        for mode in ("pipeline", "naive"):
+        for mode in shown:
             v = report["modes"][mode].get(key)
             cells.append(v if isinstance(v, str) else f"{v:.2f}" if isinstance(v, float) else str(v))
         rows.append((label, *cells))
     width = max(len(r[0]) for r in rows)
     lines = [f"Smile Mirror bench on {report['machine']}, CPUs {report['cpus']}, {report['pace']}, "
              f"{report['frames']} frames, model {report['model']}", f"video: {report['video']}"]
-    lines += [f"{a:<{width}}  {b:>12}  {c:>12}" for a, b, c in rows]
+    lines += [f"{row[0]:<{width}}" + "".join(f"  {c:>12}" for c in row[1:]) for row in rows]
     for name in ("display-small", "display-full"):
         d = report["modes"][name]
         lines.append(f"({name} loop, no scoring: {d['cpu_ms_per_displayed_frame']:.2f} CPU ms / frame at "
                      f"{d['displayed_fps']:.1f} fps)")
     lines.append(f"naive / pipeline CPU per displayed frame: {report['ratio_naive_over_pipeline']['cpu_ms_per_displayed_frame']:.2f}x")
+    for mode, r in report.get("ratio_group_over_pipeline", {}).items():
+        lines.append(f"{mode} / pipeline CPU per displayed frame: {r['cpu_ms_per_displayed_frame']:.2f}x, "
+                     f"per scored frame: {r['cpu_ms_per_scored_frame']:.2f}x")
     return "\n".join(lines)
 
 
 def _child_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--child", choices=MODES, required=True)
+    p.add_argument("--child", choices=MODES + GROUP_MODES, required=True)
     p.add_argument("--video", type=Path, required=True)
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--frames", type=int, default=300)

@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--width", type=int, default=640, help="inference width of the pipeline mode")
     bench.add_argument("--height", type=int, default=480, help="inference height of the pipeline mode")
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    bench.add_argument("--group", action="store_true",
+                       help="also measure group mode (up to 4 faces) on the same video, beside single mode")
     _model_args(bench)
 
     # -- soak (issue 7) --
@@ -106,6 +108,31 @@ def build_parser() -> argparse.ArgumentParser:
         m = msub.add_parser(name, help=text)
         m.add_argument("--dir", type=Path, help="cache folder (default: per-user cache, or model.dir in the config)")
         m.add_argument("--config", help="TOML config file")
+    # --- issue 5: model variants (core/variants.py, core/VARIANTS.md) ---
+    mb = msub.add_parser("build", help="build the float32 / int8-weights / int8 variants and gate their accuracy")
+    mb.add_argument("variants", nargs="*", metavar="VARIANT", help="float32, int8-weights, int8 (default: all)")
+    mb.add_argument("--data", type=Path, help="labelled face photos (labels.csv) to gate against the official "
+                    "model; without it a build inherits the committed gate result of identical bytes")
+    mb.add_argument("--limit", type=int, default=600, help="gate photos (default 600)")
+    mb.add_argument("--build-python", help="interpreter with requirements/build.txt (default: .venv/build)")
+    mb.add_argument("--record", action="store_true", help="store the gate results in core/variant_gate.json")
+    mt = msub.add_parser("tune", help="time the gated variants here and write the fastest into a config")
+    mt.add_argument("--write", type=Path, metavar="CONFIG", help="TOML config to set model.variant in")
+    mt.add_argument("--seconds", type=float, default=6.0, help="timing budget in total (default 6)")
+    mt.add_argument("--cpus", help="pin to these CPUs, e.g. 0 (the kiosk's budget is one core)")
+    mt.add_argument("--width", type=int, default=640)
+    mt.add_argument("--height", type=int, default=480)
+    for m in (mb, mt):
+        m.add_argument("--dir", type=Path, help="cache folder (default: per-user cache, or model.dir in the config)")
+        m.add_argument("--config", help="TOML config file")
+    # --- end issue 5 ---
+
+    # -- group statistics (issue 9) --
+    st = sub.add_parser("stats", help="export group mode's anonymous counts per hour (visitors, smiles, chains)")
+    st.add_argument("--format", choices=("json", "csv"), default="json")
+    st.add_argument("--state-dir", help="the state folder (default: run.state_dir, else the per-user one)")
+    st.add_argument("--config", help="TOML config file")
+    # -- end group statistics --
 
     cfg = sub.add_parser("config", help="show or check configuration")
     csub = cfg.add_subparsers(dest="action", required=True)
@@ -132,12 +159,18 @@ def model_cache(config: Config, override: Path | None = None) -> Path:
     return Path(override) if override else (Path(config.model.dir) if config.model.dir else assets.default_cache_dir())
 
 
-def verified_model(config: Config, explicit: str | None = None, cache: Path | None = None) -> Path:
-    """The model the config names, verified; raises ModelError with the fixing command."""
+def verified_model(config: Config, explicit: str | None = None, cache: Path | None = None,
+                   variant: bool = True) -> Path:
+    """The model the config names, verified; raises ModelError with the fixing command.
+    With `model.variant` set, the built variant if it is intact and passed the gate (issue 5)."""
     path = explicit or config.model.path
     if path:
         return assets.verify(assets.MODEL, Path(path))
     folder = model_cache(config, cache)
+    if variant and config.model.variant != "official":
+        from core import variants
+
+        return variants.resolve(config.model.variant, folder)
     return assets.verify(assets.MODEL, assets.cached_path(assets.MODEL, folder), folder)
 
 
@@ -154,13 +187,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     from kiosk.display import open_display
     from kiosk.notify import SystemdNotifier
 
-    if config.run.mode == "group":
-        log.warning("group mode is not available yet; running the lobby mirror")
+    group = config.run.mode == "group"  # issue 9: kiosk/group.py
     src = config.source
     cache = model_cache(config)
     display = open_display(config.display.mode, (src.width, src.height),
                            window=(config.display.width, config.display.height), rotate=config.display.rotate)
-    landmarker = MediapipeLandmarker(model, max_faces=config.pipeline.max_faces)
+    if group:
+        from kiosk.group import group_landmarker, group_mode
+
+        landmarker = group_landmarker(model, config.pipeline.max_faces)
+    else:
+        landmarker = MediapipeLandmarker(model, max_faces=config.pipeline.max_faces)
     p = config.pipeline
     readings = open_readings(config.run.readings)
     try:
@@ -168,6 +205,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                                                   pace=src.pace, loop=src.loop, cache=cache,
                                                   still_size=(src.still_width, src.still_height)),
                   booth=photo_booth(config) if config.run.mode == "photobooth" else None,
+                  group=group_mode(config) if group else None,
                   landmarker=landmarker, display=display,
                   scheduler=Scheduler(score_hz=p.score_hz, idle_hz=p.idle_hz, max_cpu=p.max_cpu),
                   notifier=SystemdNotifier(), frames=config.run.frames, readings=readings,
@@ -211,21 +249,35 @@ def score_record(path: Path, faces: list, max_faces: int) -> dict[str, Any]:
     return record
 
 
+def score_one(lm, path: Path, max_faces: int) -> dict[str, Any]:
+    """One image's JSON record, or {"path", "error"} when it cannot be read or scored. Never
+    raises for a bad file (issue 7: a decodable image under 16 px, e.g. a 1x1 PNG, raised
+    FrameError and ended the whole batch; so did any other failure inside the model)."""
+    from core.errors import FrameError
+    from core.sources.files import read_image_rgb
+
+    try:
+        rgb = read_image_rgb(path)
+        return score_record(path, lm.detect(rgb, 0.0), max_faces)
+    except ImageReadError as exc:
+        return {"path": str(path), "error": str(exc)}
+    except FrameError as exc:
+        return {"path": str(path), "error": f"{path}: cannot be scored ({exc})"}
+    except Exception as exc:  # one bad photo must not end the batch
+        log.debug("scoring %s failed", path, exc_info=True)
+        return {"path": str(path), "error": f"{path}: cannot be scored ({type(exc).__name__}: {exc})"}
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     from core.landmarker import MediapipeLandmarker
-    from core.sources.files import read_image_rgb
 
     config = load_config(args.config)
     model = verified_model(config, args.model, args.model_dir)
     failures = 0
     with MediapipeLandmarker(model, max_faces=max(1, args.max_faces), still=True) as lm:
         for path in args.paths:
-            try:
-                rgb = read_image_rgb(path)
-                record = score_record(path, lm.detect(rgb, 0.0), args.max_faces)
-            except ImageReadError as exc:
-                failures += 1
-                record = {"path": str(path), "error": str(exc)}
+            record = score_one(lm, path, args.max_faces)
+            failures += "error" in record
             print(json.dumps(record), flush=True)
     return 0 if failures == 0 else 3
 
@@ -244,7 +296,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     model = verified_model(config, args.model, args.model_dir)
     return run_bench(video=args.video, model=model, cache=model_cache(config, args.model_dir), frames=args.frames,
-                     pace=args.pace, cpus=args.cpus, width=args.width, height=args.height, as_json=args.json)
+                     pace=args.pace, cpus=args.cpus, width=args.width, height=args.height, as_json=args.json,
+                     group=args.group)
 
 
 def cmd_soak(args: argparse.Namespace) -> int:
@@ -267,7 +320,15 @@ def cmd_model(args: argparse.Namespace) -> int:
         assets.ensure(assets.ASTRONAUT, folder)
         print(path)
         return 0
-    path = verified_model(config, None, folder)
+    if args.action in ("build", "tune"):  # issue 5
+        from core import variants
+
+        if args.action == "build":
+            return variants.cmd_build(folder, args.variants, data=args.data, limit=args.limit,
+                                      python=args.build_python, record=args.record)
+        return variants.cmd_tune(folder, args.write, seconds=args.seconds, cpus=args.cpus,
+                                 size=(args.width, args.height))
+    path = verified_model(config, None, folder, variant=args.action == "path")
     print(path if args.action == "path" else f"OK {path} sha256 {assets.MODEL.sha256}")
     return 0
 
@@ -301,7 +362,17 @@ class _Progress:
             sys.stderr.write("\n")
 
 
-COMMANDS = {"run": cmd_run, "score": cmd_score, "eval": cmd_eval, "bench": cmd_bench, "model": cmd_model,
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Group mode's counts per hour as JSON or CSV on stdout (issue 9)."""
+    from core.config import state_dir
+    from kiosk.group_stats import export
+
+    config = config_from_args(args)
+    sys.stdout.write(export(state_dir(config), args.format))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "stats": cmd_stats, "score": cmd_score, "eval": cmd_eval, "bench": cmd_bench, "model": cmd_model,
             "config": cmd_config, "soak": cmd_soak}
 
 

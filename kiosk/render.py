@@ -74,6 +74,7 @@ class Renderer:
         self._photo_surf: pygame.Surface | None = None
         self._white = pygame.Surface(size)
         self._white.fill((255, 255, 255))
+        self._group = None  # group mode's painter, made on first use (issue 9)
 
     # -- public -----------------------------------------------------------------------------
     def draw(self, view: View, canvas: pygame.Surface) -> None:
@@ -88,7 +89,14 @@ class Renderer:
             self._attract(view, canvas, "Smile to take a photo", "the mirror takes it when you really smile")
         else:
             self._camera(view.frame, view.mirror, canvas)
-            if view.screen is Screen.MIRROR and view.reading is not None:
+            # -- group mode (issue 9): kiosk/render_group.py draws faces, meter, sparks --
+            if view.screen is Screen.MIRROR and view.group is not None and view.group.faces:
+                if self._group is None:
+                    from kiosk.render_group import GroupPainter
+                    self._group = GroupPainter(self)
+                self._group.draw(view, view.group, canvas)
+            # -- end group mode --
+            elif view.screen is Screen.MIRROR and view.reading is not None:
                 self._face_marks(view.reading, view.mirror, canvas)
                 self._score_panel(view.reading, canvas)
             else:
@@ -111,19 +119,23 @@ class Renderer:
             surf = pygame.transform.scale(surf, target)
         canvas.blit(surf, (0, 0))
 
-    def _face_marks(self, r: SmileReading, mirror: bool, canvas: pygame.Surface) -> None:
-        """Corner brackets around the face, in the mirrored picture's coordinates."""
+    def box_on_screen(self, box: tuple[float, float, float, float], mirror: bool) -> tuple[float, float, float, float]:
+        """A normalised camera box as (left, top, right, bottom) canvas pixels of the (mirrored,
+        cropped, scaled) picture last drawn by `_camera`."""
         crop, _ = self._crop  # type: ignore[misc]
         fw, fh = self._crop_key  # type: ignore[misc]
-        x0, y0, x1, y1 = r.box
+        x0, y0, x1, y1 = box
         if mirror:
             x0, x1 = 1.0 - x1, 1.0 - x0
             cx0 = fw - crop.right
         else:
             cx0 = crop.left
         sx, sy = self.w / crop.width, self.h / crop.height
-        left, right = (x0 * fw - cx0) * sx, (x1 * fw - cx0) * sx
-        top, bottom = (y0 * fh - crop.top) * sy, (y1 * fh - crop.top) * sy
+        return (x0 * fw - cx0) * sx, (y0 * fh - crop.top) * sy, (x1 * fw - cx0) * sx, (y1 * fh - crop.top) * sy
+
+    def _face_marks(self, r: SmileReading, mirror: bool, canvas: pygame.Surface) -> None:
+        """Corner brackets around the face, in the mirrored picture's coordinates."""
+        left, top, right, bottom = self.box_on_screen(r.box, mirror)
         pad = 0.08 * (right - left)
         left, right, top, bottom = left - pad, right + pad, top - pad * 1.6, bottom + pad
         colour = score_colour(r.score)

@@ -14,6 +14,7 @@ from core.types import SmileReading
 
 if TYPE_CHECKING:
     from kiosk.booth import BoothView
+    from kiosk.group import GroupView
 
 
 class Screen(str, enum.Enum):
@@ -35,3 +36,4 @@ class View:
     mirror: bool = True
     t_ms: float = 0.0
     booth: "BoothView | None" = None
+    group: "GroupView | None" = None  # group mode (issue 9)

@@ -1,0 +1,7 @@
+"""BUILD-ONLY: turn the verified official Face Landmarker bundle into quantised variants.
+
+Nothing in the kiosk's runtime path imports this package: it needs the build tools of
+`requirements/build.txt` (ai-edge-quantizer and ai-edge-litert, no TensorFlow), which live in
+their own venv (`.venv/build`), never in the runtime locks. The runtime side (which variants
+exist, the manifest, the accuracy gate, `model tune`) is `core/variants.py`. See core/VARIANTS.md.
+"""
