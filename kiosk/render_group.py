@@ -52,14 +52,20 @@ class GroupPainter:
 
     # -- pieces -----------------------------------------------------------------------------
     def _anchor(self, box, mirror: bool) -> tuple[float, float, bool]:
-        """Where a face's tag goes: centred above the head, or under the chin near the top."""
+        """Where a face's tag goes: centred just above the head; when the head is too near the
+        top, beside it (never below the chin, where the group meter is). The flag says whether
+        the word goes over the gauge (True) or under it."""
         left, top, right, bottom = self.r.box_on_screen(box, mirror)
         u = self.r.u
         gauge = 2 * self._radius() + 4
-        above = top - 0.13 * (right - left) - round(1.0 * u) - gauge / 2  # just over the brackets
+        pad = 0.13 * (right - left)
+        above = top - pad - round(1.0 * u) - gauge / 2  # just over the brackets
         if above - gauge / 2 - round(6.5 * u) > 0:  # room for the gauge and its word
             return (left + right) / 2, above, True
-        return (left + right) / 2, bottom + 0.08 * (right - left) + round(1.0 * u) + gauge / 2, False
+        side = right + pad + round(2 * u) + gauge / 2
+        if side + gauge / 2 + round(4 * u) > self.r.w:
+            side = left - pad - round(2 * u) - gauge / 2
+        return side, max(top, gauge / 2 + round(1 * u)) + gauge / 2, False
 
     def _radius(self) -> int:
         return round(7.5 * self.r.u)
@@ -138,7 +144,9 @@ class GroupPainter:
                 text = self.r._label(f"Smile passed on! ×{spark.length}" if spark.length > 2 else "Smile passed on!",
                                      round(4.6 * u), GOLD, shadow=True)
                 text.set_alpha(alpha)
-                canvas.blit(text, text.get_rect(center=(round(bx), round(by + self._radius() + 7 * u))))
+                y = by - self._radius() - 9.5 * u  # over the newcomer's tag, off their face
+                y = y if y - text.get_height() / 2 > 2 * u else by + self._radius() + 9.5 * u
+                canvas.blit(text, text.get_rect(center=(round(bx), round(y))))
                 text.set_alpha(None)
 
     def _meter(self, group: "GroupView", mirror: bool, canvas: pygame.Surface) -> None:
