@@ -87,7 +87,6 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also measure group mode (up to 4 faces) on the same video, beside single mode")
     _model_args(bench)
 
-    # -- soak (issue 7) --
     soak = sub.add_parser("soak", help="run the real app loop for many frames, watching RSS, fds and threads")
     soak.add_argument("--video", type=Path, help="a face video to loop (default: the demo face recorded at 640x480)")
     soak.add_argument("--frames", type=int, default=100_000, help="displayed frames in all")
@@ -98,7 +97,6 @@ def build_parser() -> argparse.ArgumentParser:
                       help="off-screen recorder, or a pygame window (SDL's dummy driver when there is no screen)")
     soak.add_argument("--faults", action="store_true", help="also inject camera unplugs and garbage frames")
     _model_args(soak)
-    # -- end soak --
 
     model = sub.add_parser("model", help="provision and check the Face Landmarker model")
     msub = model.add_subparsers(dest="action", required=True)
@@ -108,7 +106,6 @@ def build_parser() -> argparse.ArgumentParser:
         m = msub.add_parser(name, help=text)
         m.add_argument("--dir", type=Path, help="cache folder (default: per-user cache, or model.dir in the config)")
         m.add_argument("--config", help="TOML config file")
-    # --- issue 5: model variants (core/variants.py, core/VARIANTS.md) ---
     mb = msub.add_parser("build", help="build the float32 / int8-weights / int8 variants and gate their accuracy")
     mb.add_argument("variants", nargs="*", metavar="VARIANT", help="float32, int8-weights, int8 (default: all)")
     mb.add_argument("--data", type=Path, help="labelled face photos (labels.csv) to gate against the official "
@@ -125,14 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     for m in (mb, mt):
         m.add_argument("--dir", type=Path, help="cache folder (default: per-user cache, or model.dir in the config)")
         m.add_argument("--config", help="TOML config file")
-    # --- end issue 5 ---
 
-    # -- group statistics (issue 9) --
     st = sub.add_parser("stats", help="export group mode's anonymous counts per hour (visitors, smiles, chains)")
     st.add_argument("--format", choices=("json", "csv"), default="json")
     st.add_argument("--state-dir", help="the state folder (default: run.state_dir, else the per-user one)")
     st.add_argument("--config", help="TOML config file")
-    # -- end group statistics --
 
     cfg = sub.add_parser("config", help="show or check configuration")
     csub = cfg.add_subparsers(dest="action", required=True)
@@ -178,7 +172,8 @@ def verified_model(config: Config, explicit: str | None = None, cache: Path | No
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    logging.getLogger().setLevel(config.run.log_level)
+    if not os.environ.get(DEBUG_ENV):
+        logging.getLogger().setLevel(config.run.log_level)
     model = verified_model(config)
     from core.landmarker import MediapipeLandmarker
     from core.scheduler import Scheduler
@@ -372,14 +367,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "stats": cmd_stats, "score": cmd_score, "eval": cmd_eval, "bench": cmd_bench, "model": cmd_model,
-            "config": cmd_config, "soak": cmd_soak}
+COMMANDS = {"run": cmd_run, "score": cmd_score, "eval": cmd_eval, "bench": cmd_bench, "soak": cmd_soak,
+            "model": cmd_model, "stats": cmd_stats, "config": cmd_config}
+DEBUG_ENV = "SMILE_MIRROR_DEBUG"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(level=logging.DEBUG if os.environ.get(DEBUG_ENV) else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         return COMMANDS[args.command](args)
     except SmileMirrorError as exc:
@@ -389,8 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # unexpected: full detail to the log, one line to the person
         log.debug("unexpected error", exc_info=True)
-        print(f"smile-mirror: unexpected error: {type(exc).__name__}: {exc} (run with --log-level DEBUG "
-              f"for details)", file=sys.stderr)
+        print(f"smile-mirror: unexpected error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for the "
+              f"traceback)", file=sys.stderr)
         return 1
 
 
