@@ -378,16 +378,20 @@ def train(sets: dict[str, dict[str, ObsSet]], out_path: Path, k: int = 10, out=s
     print(f"\n{k}-fold cross-validation by photo, L2 strength chosen by nested 5-fold CV, "
           "trained on full-size + small-face photos:", file=out)
     print(f"{'feature set':36s} {'acc@50':>7s} {'AUC':>6s} {'small':>6s} {'s.AUC':>6s} {'grey64':>6s}"
-          f" {'|yaw|<=30':>9s} {'15-30':>6s} {'logloss':>7s}", file=out)
+          f" {'|yaw|<=30':>9s} {'15-30':>6s} {'logloss':>7s} {'fold sd':>7s}", file=out)
+    fold = folds_by_group(t.y, k, 0)  # the outer folds cross_validate uses (seed 0)
     for name, spec in CANDIDATES.items():
         z = cross_validate(t, spec, k)
         full, small, grey = figures(z["full"], t.y), figures(z["small"], t.y), figures(z["crop64g"], t.y)
         yf, ys = figures(z["full"][yaw_ok], t.y[yaw_ok]), figures(z["full"][yaw_side], t.y[yaw_side])
         ok = np.isfinite(z["full"])
         ll = log_loss(z["full"][ok], t.y[ok])
-        results[name] = dict(full=full, small=small, crop64_grey=grey, yaw_le_30=yf, yaw_15_30=ys, log_loss=ll, z=z)
+        per_fold = [figures(z["full"][fold == f], t.y[fold == f])["accuracy"] for f in range(k)]
+        sd = float(np.std(per_fold))  # spread of accuracy at 50 across the outer folds
+        results[name] = dict(full=full, small=small, crop64_grey=grey, yaw_le_30=yf, yaw_15_30=ys, log_loss=ll, z=z,
+                             fold_sd=sd)
         print(f"{name:36s} {full['accuracy']:7.3f} {full['auc']:6.3f} {small['accuracy']:6.3f} {small['auc']:6.3f} "
-              f"{grey['accuracy']:6.3f} {yf['accuracy']:9.3f} {ys['accuracy']:6.3f} {ll:7.4f}", file=out)
+              f"{grey['accuracy']:6.3f} {yf['accuracy']:9.3f} {ys['accuracy']:6.3f} {ll:7.4f} {sd:7.3f}", file=out)
     print(f"  (|yaw| 15-30 deg: {results[name]['yaw_15_30']['photos']} photos; |yaw| <= 30: "
           f"{results[name]['yaw_le_30']['photos']})", file=out)
     best = min(results, key=lambda n: results[n]["log_loss"])
@@ -444,7 +448,8 @@ def train(sets: dict[str, dict[str, ObsSet]], out_path: Path, k: int = 10, out=s
     r = results[best]
     model["cv"] = {
         "folds": k, "feature_set": best,
-        "genki_accuracy_at_50": round(r["full"]["accuracy"], 4), "genki_auc": round(r["full"]["auc"], 4),
+        "genki_accuracy_at_50": round(r["full"]["accuracy"], 4), "genki_accuracy_fold_sd": round(r["fold_sd"], 4),
+        "genki_auc": round(r["full"]["auc"], 4),
         "genki_accuracy_missing_as_neutral": round(r["full"]["accuracy_missing_as_neutral"], 4),
         "small_face_64_80px_accuracy": round(r["small"]["accuracy"], 4), "small_face_auc": round(r["small"]["auc"], 4),
         "grey_crop_64px_accuracy": round(r["crop64_grey"]["accuracy"], 4),
