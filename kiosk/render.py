@@ -234,7 +234,7 @@ class Renderer:
             canvas.blit(sub, sub.get_rect(center=(self.w // 2, round(self.h * 0.45 + 9 * u))))
 
     def _diagnostics(self, items: dict, canvas: pygame.Surface) -> None:
-        size = max(12, round(3.4 * self.u))
+        size = max(14, round(4.2 * self.u))
         y = round(2 * self.u)
         for key, value in items.items():
             line = self._label(f"{key}: {value}", size, INK, shadow=True)

@@ -48,7 +48,7 @@ class DemoSource(FrameSource):
         angle = 6.0 * math.sin(t_s * 0.7)
         # keep the face (upper-middle of the portrait) near the centre, drifting a little
         cx = w * (0.44 + 0.05 * math.sin(t_s * 0.3))
-        cy = h * (0.30 + 0.04 * math.cos(t_s * 0.4))
+        cy = h * (0.25 + 0.04 * math.cos(t_s * 0.4))
         m = cv2.getRotationMatrix2D((cx, cy), angle, scale)
         m[0, 2] += ow / 2 - cx
         m[1, 2] += oh / 2 - cy
