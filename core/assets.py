@@ -95,14 +95,14 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fix_command(asset: Asset, cache: Path | None) -> str:
-    name = "model fetch" if asset is MODEL else "model fetch --assets"
-    return f"smile-mirror {name}" + (f" --dir {cache}" if cache else "")
+def _fix_command(cache: Path | None) -> str:
+    """`model fetch` provisions the model and the demo image alike."""
+    return "smile-mirror model fetch" + (f" --dir {cache}" if cache else "")
 
 
 def verify(asset: Asset, path: Path, cache: Path | None = None) -> Path:
     """Return `path` if it holds exactly the asset's bytes; else raise one actionable sentence."""
-    fix = _fix_command(asset, cache)
+    fix = _fix_command(cache)
     try:
         size = path.stat().st_size
     except FileNotFoundError:

@@ -2,8 +2,9 @@
 
 Eye apertures and mouth shapes differ between people far more than a squint changes them, so
 eye engagement is measured against the visitor's own neutral once it is known. The baseline is
-learned only from frames that read as not smiling, averaged robustly (exponential mean that
-ignores outliers), and is thrown away when the face leaves, so the next visitor starts fresh.
+learned only from frames that read as not smiling (that gate is the only outlier rejection):
+a plain mean over the first `min_frames`, then an exponential mean that follows slow changes
+such as the light. It is thrown away when the face leaves, so the next visitor starts fresh.
 """
 
 from __future__ import annotations

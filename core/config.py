@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -144,7 +145,8 @@ def _check(section: str, f: dataclasses.Field, value: Any, origin: str) -> Any:
         ok = False
     if ok and want in (int, float):
         lo, hi = meta.get("lo"), meta.get("hi")
-        ok = (lo is None or value >= lo) and (hi is None or value <= hi)
+        finite = not isinstance(value, float) or math.isfinite(value)  # TOML allows inf and nan
+        ok = finite and (lo is None or value >= lo) and (hi is None or value <= hi)
     if not ok:
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
         raise ConfigError(f"{origin}: {section}.{f.name} = {shown} is not allowed; it must be {_describe(f)}.")

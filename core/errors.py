@@ -25,10 +25,6 @@ class SourceError(SmileMirrorError, OSError):
     """A frame source cannot be opened or has stopped delivering frames."""
 
 
-class SourceEnded(SourceError):
-    """A finite source (video file, image list) has no more frames; not a fault."""
-
-
 class FrameError(SmileMirrorError, ValueError):
     """A frame is unusable (wrong shape, dtype, channels); it is skipped and counted."""
 

@@ -34,7 +34,8 @@ def subset(rows: list[dict[str, str]], limit: int | None, seed: int = 0) -> list
 
 def run_eval(data_dir: Path, model_path: Path, *, plot: Path | None = None, limit: int | None = None,
              out: TextIO = sys.stdout) -> int:
-    """Score the photos listed in `data_dir/labels.csv` with the landmarker at `model_path`; print
+    """Score the photos listed in `data_dir/labels.csv` (with `limit`: a fixed random sample of
+    that many, the same on every run; see `subset`) with the landmarker at `model_path`; print
     accuracy at 50, AUC, per-kind figures, faces not found and ms per photo. Returns an exit code."""
     from core.landmarker import MediapipeLandmarker
 

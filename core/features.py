@@ -7,8 +7,11 @@ roll, yaw and pitch; without it a frame is built from the eye corners and the fo
 line) and in units of the inter-ocular distance (IOD: between the two eye centres), so a face's
 size and turn change nothing but the noise.
 
-Signs are chosen so that a smile makes each value larger, except eye aperture (smaller when
-the eyes narrow) and brow height (lower when the orbicularis pulls the brow down).
+Signs are not normalised (the scorer learns a weight per feature). On GENKI-4K dev photos a
+smile makes g_corner_lift, g_mouth_width, g_lip_gap (teeth show), g_lower_lid and g_cheek_raise
+larger, and g_upper_lip, g_nose_to_corner, g_eye_aperture and g_eye_aperture_lateral smaller;
+g_brow_height hardly moves. Blendshapes are MediaPipe's 0-1 activations, each larger as its own
+movement grows: most rise with a smile, while frown, pucker, roll_lower and shrug_lower fall.
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ moves to it (its state is fresh from that very frame); when a newcomer was found
 frame searches again, so a group that walks up together is picked up within a few frames.
 When someone leaves, tracking moves down to the landmarker for the faces still there; if that
 one's memory of faces is stale and it comes back with fewer faces than expected, the same frame
-is run once more (its detector then runs) so no frame loses a face.
+is run once more (its detector then runs) so no frame loses a face; likewise a search whose
+landmarker comes back with fewer faces than were tracked falls back, on the same frame, to the
+landmarker that tracked them.
 
 Same interface as `core.landmarker.Landmarker`.
 """
@@ -65,10 +67,17 @@ class NewcomerSearchLandmarker:
         n = k + 1 if searching else max(1, k)
         switched = n != self._task_count and not searching
         faces = dedupe(self._task(n).detect(rgb, t_ms))
-        if switched and len(faces) < n and n > 1:
-            # a landmarker not used for a while may track faces from its last use, gone now
+        # A landmarker not used for a while may track faces from its last use, gone now, and miss
+        # the ones standing there (its detector runs only on its next call): when it comes back
+        # with fewer faces than tracked, the same frame is run again (the wrapper nudges the time
+        # stamp): by it after a switch, by the landmarker tracking them on the last frame after a search.
+        if switched and len(faces) < n:
             self.reruns += 1
-            faces = dedupe(self._task(n).detect(rgb, t_ms))  # the wrapper nudges the time stamp
+            faces = dedupe(self._task(n).detect(rgb, t_ms))
+        elif searching and len(faces) < k:
+            self.reruns += 1
+            faces = dedupe(self._task(self._task_count).detect(rgb, t_ms))
+            n = self._task_count
         if searching:
             self.searches += 1
             found = len(faces) > k

@@ -50,7 +50,6 @@ class CaptureStatus:
     frames: int = 0
     bad_frames: int = 0
     reconnects: int = 0
-    heartbeat_ms: float = 0.0  # last time the capture thread finished a read or an open attempt
 
 
 class CaptureThread:
@@ -78,13 +77,15 @@ class CaptureThread:
         self.live = True
         self.realtime = True
         self._still_wanted = threading.Event()
-        self._still: tuple[np.ndarray | None] | None = None
+        self._still_seq = 0  # the request being served; a late answer to an older one is dropped
+        self._still: tuple[int, np.ndarray | None] | None = None
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
 
     def request_still(self) -> None:
         """Ask for a full-resolution still; it is taken between two frames, in this thread,
         because camera libraries are not safe to call from two threads at once."""
         with self._cond:
+            self._still_seq += 1
             self._still = None
         self._still_wanted.set()
 
@@ -92,8 +93,17 @@ class CaptureThread:
         """None while the still is pending; else a 1-tuple holding the image, or None inside
         when the source could not give one (use the preview frame instead)."""
         with self._cond:
-            still, self._still = self._still, None
-        return still
+            if self._still is None or self._still[0] != self._still_seq:
+                return None
+            image, self._still = self._still[1], None
+        return (image,)
+
+    def cancel_still(self) -> None:
+        """Give up on the pending still (its answer, if it comes, is dropped)."""
+        self._still_wanted.clear()
+        with self._cond:
+            self._still_seq += 1
+            self._still = None
 
     def start(self) -> "CaptureThread":
         self._thread.start()
@@ -101,8 +111,7 @@ class CaptureThread:
 
     def status(self) -> CaptureStatus:
         with self._cond:
-            return CaptureStatus(self._state, self._reason, self._frames, self._bad, self._reconnects,
-                                 self._heartbeat_ms)
+            return CaptureStatus(self._state, self._reason, self._frames, self._bad, self._reconnects)
 
     def alive(self, now: float) -> bool:
         """The capture thread is making progress: delivering frames, or retrying a lost camera
@@ -206,13 +215,15 @@ class CaptureThread:
                 self._cond.notify_all()
 
     def _capture_still(self, source: FrameSource) -> None:
+        with self._cond:
+            seq = self._still_seq
         try:
             image = source.capture_still()
         except Exception as exc:  # a failed still must not take the preview down with it
             log.warning("still capture failed (%s); using the preview frame", exc)
             image = None
         with self._cond:
-            self._still = (image,)
+            self._still = (seq, image)
 
     def _publish(self, frame: Frame) -> None:
         with self._cond:
@@ -336,6 +347,9 @@ class InferenceWorker(SyncInference):
             self._stop = True
             self._cond.notify_all()
         self._thread.join(5.0)
+        if self._thread.is_alive():  # still inside the model: closing it under the thread would crash
+            log.warning("the landmarker did not finish within 5 s; leaving it to the process exit")
+            return
         self.landmarker.close()
 
 

@@ -6,7 +6,8 @@ near people stand) and its size is similar. Matching is greedy on that distance,
 first, which for at most four faces is as good as an optimal assignment and easy to follow
 (Norfair's and SORT's greedy variants do the same). A track that finds no face keeps its place
 for `grace_ms` (a blink of the detector, a turned head) before it is dropped; a face that
-matches no track starts a new one. Each track owns its own scorer (`SmileTracker`: smoothing,
+matches no track starts a new one, taking the slot of the track unseen the longest when all
+`max_faces` are taken. Each track owns its own scorer (`SmileTracker`: smoothing,
 hysteresis and the neutral baseline are per person).
 
 Pure logic: boxes and a clock in, tracks out; the scorer is injected so tables can test it.
@@ -135,8 +136,14 @@ class FaceTracks:
             track.reading = track.scorer.update(face, t_ms)
             matched_faces.add(j)
         for j, face in enumerate(faces):
-            if j in matched_faces or len(self._tracks) >= self.max_faces:
+            if j in matched_faces:
                 continue
+            if len(self._tracks) >= self.max_faces:
+                # every slot taken: the track unseen the longest (there is one) gives way to the newcomer
+                unseen = [t for t in self._tracks if t.last_ms < t_ms]
+                if not unseen:
+                    continue
+                self._tracks.remove(min(unseen, key=lambda t: t.last_ms))
             track = _Track(id=self._next_id, box=face.box, scorer=self.scorer(), first_ms=t_ms, last_ms=t_ms)
             track.reading = track.scorer.update(face, t_ms)
             self._next_id += 1

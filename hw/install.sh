@@ -276,12 +276,25 @@ write_config() {
         return
     fi
     printf '+ %q config default > %q\n' "$ROOT$VENV/bin/smile-mirror" "$ROOT$CONF"
+    # The console kiosk keeps its state in $STATE_DIR (the unit's StateDirectory); saying so in
+    # [run] lets `smile-mirror stats` and friends find it. The desktop unit's state is per user.
+    local state_line="state_dir = \"$STATE_DIR\""
+    if [[ $DESKTOP -eq 0 ]]; then
+        printf '+ [run] %s in %q\n' "$state_line" "$ROOT$CONF"
+    fi
     if [[ $DRY_RUN -eq 0 ]]; then
         local tmp
         tmp="$(mktemp "$ROOT$CONF_DIR/.config.toml.XXXXXX")"
         if ! "$ROOT$VENV/bin/smile-mirror" config default >"$tmp"; then
             rm -f "$tmp"
             die "could not write the default config"
+        fi
+        if [[ $DESKTOP -eq 0 ]]; then
+            sed -i "/^\[run\]\$/,/^\[/ s|^state_dir = .*\$|$state_line|" "$tmp"
+            if ! grep -qxF "$state_line" "$tmp"; then
+                rm -f "$tmp"
+                die "the default config has no [run] state_dir line to set to $STATE_DIR"
+            fi
         fi
         chmod 0644 "$tmp"
         mv "$tmp" "$ROOT$CONF"
@@ -326,6 +339,11 @@ install_units() {
     fi
     run install -d -m 0755 "$ROOT$UNIT_DIR"
     run install -m 0644 "$SRC/systemd/$APP.service" "$ROOT$UNIT_DIR/$APP.service"
+    # From --desktop to the console: disable the user unit first, or its symlink in
+    # /etc/systemd/user/*.wants is left pointing at nothing.
+    if [[ -e $ROOT$USER_UNIT_DIR/$APP-desktop.service ]]; then
+        sctl --global disable "$APP-desktop.service"
+    fi
     run rm -f "$ROOT$USER_UNIT_DIR/$APP-desktop.service" "$ROOT$AUTOSTART_DIR/smile-mirror.desktop"
     console_blank_off
     sctl daemon-reload
@@ -393,4 +411,7 @@ main() {
     fi
 }
 
-main "$@"
+# Run unless sourced (the tests source it to call one step).
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+    main "$@"
+fi

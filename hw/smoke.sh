@@ -8,12 +8,16 @@
 # it first, or pass --stop-service (it is started again when the checks end).
 # Environment: SMILE_MIRROR_VENV (/opt/smile-mirror/venv), SMILE_MIRROR_CACHE (the model
 # folder, /var/lib/smile-mirror/models), SMOKE_TIMEOUT_SCALE (multiply every timeout, e.g. 3
-# on a slow SD card).
+# or 1.5 on a slow SD card).
 set -euo pipefail
 
 VENV="${SMILE_MIRROR_VENV:-/opt/smile-mirror/venv}"
 export SMILE_MIRROR_CACHE="${SMILE_MIRROR_CACHE:-/var/lib/smile-mirror/models}"
 SCALE="${SMOKE_TIMEOUT_SCALE:-1}"
+if ! [[ $SCALE =~ ^[0-9]*\.?[0-9]+$ ]] || ! awk -v s="$SCALE" 'BEGIN { exit !(s > 0) }'; then
+    echo "SMOKE_TIMEOUT_SCALE must be a number above 0 (e.g. 3 or 1.5), not '$SCALE'" >&2
+    exit 2
+fi
 SOURCE=picamera2
 STOP_SERVICE=0
 SERVICE=smile-mirror.service
@@ -34,6 +38,7 @@ CLI="$VENV/bin/smile-mirror"
 LOG="$(mktemp -d /tmp/smile-mirror-smoke.XXXXXX)"
 RESULTS=()
 FAILED=0
+EXPECTED=0  # checks each branch below promises; fewer results means one was skipped by an error
 
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
@@ -58,7 +63,7 @@ fi
 check() {
     local name="$1" limit="$2"
     shift 2
-    limit=$((limit * SCALE))
+    limit=$(awk -v l="$limit" -v s="$SCALE" 'BEGIN { v = l * s; printf "%d", (v > int(v)) ? int(v) + 1 : v }')
     local out="$LOG/${name// /_}.log" start rc=0 detail
     start=$(date +%s)
     timeout --kill-after=5 "$limit" "$@" >"$out" 2>&1 || rc=$?
@@ -79,8 +84,10 @@ record() {
 }
 
 if [[ ! -x $PY || ! -x $CLI ]]; then
+    EXPECTED=1
     record "installed" FAIL 0 "no $CLI; run hw/install.sh"
 else
+    EXPECTED=7
     check "python imports" 60 "$PY" -c '
 import numpy, cv2, mediapipe, pygame
 extra = ""
@@ -94,10 +101,14 @@ print("numpy", numpy.__version__, "mediapipe", mediapipe.__version__, "cv2", cv2
     check "model verifies" 30 "$CLI" model verify --dir "$SMILE_MIRROR_CACHE"
 
     # Real inference on the demo face that `model fetch` stored beside the model: it must be
-    # found and scored as a smile.
+    # found and scored as a smile (score 50 or more).
     # shellcheck disable=SC2016  # expanded by the inner sh
     check "model loads, scores" 120 sh -c 'out=$("$1" score "$2") || exit 1; echo "$out"
-        case $out in *"\"face\": true"*) ;; *) exit 1 ;; esac' sh "$CLI" "$SMILE_MIRROR_CACHE/astronaut.png"
+        case $out in *"\"face\": true"*) ;; *) echo "no face found"; exit 1 ;; esac
+        score=$(printf "%s\n" "$out" | sed -n "s/.*\"score\": \([0-9.]*\).*/\1/p" | tail -n 1)
+        awk -v s="${score:-0}" "BEGIN { exit !(s >= 50) }" ||
+            { echo "face found but scored ${score:-?}, under 50: not read as a smile"; exit 1; }' \
+        sh "$CLI" "$SMILE_MIRROR_CACHE/astronaut.png"
 
     # The app loop end to end without a camera or a screen.
     check "app loop (demo)" 120 "$CLI" run --source demo --display headless --frames 30
@@ -144,6 +155,7 @@ print(pygame.display.get_driver(), "%dx%d" % screen.get_size())
 pygame.display.quit()'
 fi
 
+EXPECTED=$((EXPECTED + 2))  # power and thermal, service enabled (run or skipped)
 if command -v vcgencmd >/dev/null; then
     # 0x0: never under-voltage or throttled since boot (bits 16-19 record the past).
     # shellcheck disable=SC2016  # expanded by the inner sh
@@ -161,4 +173,9 @@ fi
 printf '\n%-22s %-5s %5s  %s\n' CHECK RESULT TIME DETAIL
 printf '%s\n' "${RESULTS[@]}"
 printf '\nlogs: %s\n' "$LOG"
+if [[ ${#RESULTS[@]} -lt $EXPECTED ]]; then
+    printf 'only %d of %d checks ran: the script itself failed (see the error above)\n' \
+        "${#RESULTS[@]}" "$EXPECTED" >&2
+    exit 1
+fi
 exit "$FAILED"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Protocol, TextIO
 
 from core.clock import now_ms
+from core.errors import ConfigError
 from core.pipeline import CaptureThread, InferenceWorker, SyncInference, Throttle
 from core.scheduler import Scheduler
 from core.scoring import SmileTracker
@@ -128,18 +129,26 @@ class App:
                     break
         finally:
             self.stats.ended_ms = now_ms()
-            self.notifier.stopping()
-            if self.booth is not None:
-                self.booth.close(self.capture)
-            if self.group is not None:
-                self.group.close()
-            self.capture.stop(timeout_s=1.0)  # a hung camera driver must not hold up SIGTERM (issue 7)
-            self.inference.close()
-            self.display.close()
+            self._shutdown()
             if threading.current_thread() is threading.main_thread():
                 for s, handler in previous.items():
                     signal.signal(s, handler)
         return 0
+
+    def _shutdown(self) -> None:
+        """Release everything, step by step: one failing step must not leave the camera open."""
+        steps: list[Callable[[], object]] = [self.notifier.stopping]
+        if self.booth is not None:
+            steps.append(lambda: self.booth.close(self.capture))  # type: ignore[union-attr]
+        if self.group is not None:
+            steps.append(self.group.close)
+        # a hung camera driver must not hold up SIGTERM: give the capture thread one second
+        steps += [lambda: self.capture.stop(timeout_s=1.0), self.inference.close, self.display.close]
+        for step in steps:
+            try:
+                step()
+            except Exception:
+                log.exception("a shutdown step failed; carrying on with the others")
 
     def _iterate(self, last_index: int) -> int:
         for event in self.display.events():
@@ -244,7 +253,7 @@ class App:
             self._log_line(screen, status, self._media_clock(now))
         self.display.present()
         self.stats.displayed += 1
-        if not self._ready_sent and self._frame is not None:
+        if not self._ready_sent:  # the first screen is up (the mirror, or the calm camera notice)
             self.notifier.ready()
             self._ready_sent = True
         if screen is not self._last_screen:
@@ -302,6 +311,11 @@ def _words(screen: Screen, status) -> tuple[str, str]:
 
 
 def open_readings(path: str) -> TextIO | None:
+    """The `--readings` file, line-buffered so a crash loses at most the current line."""
     if not path:
         return None
-    return open(Path(path), "w", encoding="utf-8", buffering=1)
+    try:
+        return open(Path(path), "w", encoding="utf-8", buffering=1)
+    except OSError as exc:
+        raise ConfigError(f"cannot write readings to {path} ({exc.strerror or exc}); choose another file "
+                          f"with --readings") from None

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from core.scheduler import Scheduler
+
 MODES = ("pipeline", "naive", "display-small", "display-full", "inference")
 # issue 9, `--group`: group mode (up to 4 faces) on the same one-visitor video as `pipeline`;
 # `group` detects newcomers twice a second (core.multiface), `group-fixed` is one landmarker
@@ -74,7 +76,6 @@ def machine() -> str:
 def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, width: int, height: int) -> dict[str, Any]:
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     from core.landmarker import MediapipeLandmarker
-    from core.scheduler import Scheduler
     from core.sources import VideoFileSource
 
     if mode == "inference":
@@ -88,21 +89,16 @@ def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, widt
     probe = VideoFileSource(video, size=size, pace=False)
     frame_size = probe.read().size
     probe.close()
-    if mode == "naive":
-        scheduler = Scheduler(score_hz=1000.0, idle_hz=1000.0, max_cpu=1.0)
-    elif mode.startswith("display"):
-        scheduler = Scheduler(score_hz=1e-6, idle_hz=1e-6, max_cpu=1.0, motion_threshold=1e9)
-        scheduler._last_submit_ms = 1e18  # never due
-    else:
-        scheduler = Scheduler()
+    scheduler = EveryFrame() if mode == "naive" else NeverScore() if mode.startswith("display") else Scheduler()
     display = PygameDisplay(frame_size, fullscreen=False, window=canvas_size(frame_size, (1280, 720)))
     extra: dict[str, Any] = {}
-    landmarker = MediapipeLandmarker(model)
-    if mode in GROUP_MODES:  # issue 9
+    if mode in GROUP_MODES:
         from kiosk.group import GroupMode, group_landmarker
 
         landmarker = group_landmarker(model, 4) if mode == "group" else MediapipeLandmarker(model, max_faces=4)
         extra["group"] = GroupMode(max_faces=4)
+    else:
+        landmarker = MediapipeLandmarker(model)
     app = (_display_only_app() if mode.startswith("display") else App)(open_source=lambda: VideoFileSource(video, size=size, pace=pace, loop=True),
               landmarker=landmarker, display=display, scheduler=scheduler,
               frames=frames, synchronous=mode == "naive", **extra)
@@ -119,6 +115,24 @@ def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, widt
         "frames_skipped": st.skipped_busy + st.skipped_rate, "peak_rss_mb": _peak_rss_mb(),
         "cpu_share": cpu / wall, "frame_size": list(frame_size),
     }
+
+
+class EveryFrame(Scheduler):
+    """The naive loop's policy: every frame is scored, whatever it costs."""
+
+    def offer(self, now_ms: float, busy: bool, rgb: np.ndarray | None = None) -> bool:
+        self.stats.offered += 1
+        self.stats.submitted += 1
+        return True
+
+
+class NeverScore(Scheduler):
+    """The display-only loops' policy: nothing is scored."""
+
+    def offer(self, now_ms: float, busy: bool, rgb: np.ndarray | None = None) -> bool:
+        self.stats.offered += 1
+        self.stats.skipped_rate += 1
+        return False
 
 
 def _display_only_app():

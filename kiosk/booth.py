@@ -101,6 +101,11 @@ class BoothTrigger:
             self._enter(Phase.ARMED, now_ms)
         return BoothStatus(self.phase)
 
+    def restart_review(self, now_ms: float) -> None:
+        """The photo has arrived: show it for the whole review time from now."""
+        if self.phase is Phase.REVIEW:
+            self._since = now_ms
+
     def _enter(self, phase: Phase, now_ms: float) -> None:
         self.phase, self._since = phase, now_ms
 
@@ -121,6 +126,7 @@ class BoothView:
 class StillCamera(Protocol):
     def request_still(self) -> None: ...
     def take_still(self) -> tuple | None: ...
+    def cancel_still(self) -> None: ...
 
 
 class PhotoBooth:
@@ -146,6 +152,7 @@ class PhotoBooth:
         self._preview: np.ndarray | None = None
         self._slide: tuple[Path, np.ndarray] | None = None
         self._slide_at = -1e12
+        self._slide_loading: Future | None = None
         self.saved: list[Path] = []
         self.failures = 0
 
@@ -153,7 +160,7 @@ class PhotoBooth:
              camera: StillCamera) -> BoothView:
         smiling = reading is not None and reading.score >= 50.0
         if smiling and not self._smiling:
-            self.store.saw_smile()
+            self._writer.submit(self.store.saw_smile)  # counters are written off the display thread
         self._smiling = smiling
         self._preview = preview
         status = self.trigger.step(now_ms, reading)
@@ -161,6 +168,7 @@ class PhotoBooth:
             camera.request_still()
             self._pending = (reading, now_ms)
             self._flash_at = now_ms
+            self._photo, self._caption = None, ""  # never show the previous guest's photo
         if self._pending is not None:
             self._collect_still(now_ms, preview, camera)
         self._check_saved(now_ms)
@@ -171,20 +179,28 @@ class PhotoBooth:
                          photo=photo, caption=self._caption if photo is not None else "", notice=notice)
 
     def slide(self, now_ms: float) -> np.ndarray | None:
-        """The latest photos in turn, while nobody is there (None without photos)."""
+        """The latest photos in turn, while nobody is there (None without photos). The next one
+        is listed and decoded on the writer thread, so the display never waits for the disk."""
         if not self.slideshow:
             return None
-        if now_ms - self._slide_at >= self.SLIDE_MS or self._slide is None:
+        if self._slide_loading is not None and self._slide_loading.done():
+            loaded, self._slide_loading = self._slide_loading.result(), None
+            if loaded is not None:
+                self._slide = loaded
+        if now_ms - self._slide_at >= self.SLIDE_MS and self._slide_loading is None:
             self._slide_at = now_ms
-            photos = self.store.photos()[-12:]
-            if not photos:
-                self._slide = None
-                return None
-            index = 0 if self._slide is None or self._slide[0] not in photos else photos.index(self._slide[0]) + 1
-            path = photos[index % len(photos)]
-            bgr = cv2.imread(str(path), cv2.IMREAD_REDUCED_COLOR_2)  # decoded at half size: quick
-            self._slide = None if bgr is None else (path, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            current = None if self._slide is None else self._slide[0]
+            self._slide_loading = self._writer.submit(self._load_slide, current)
         return None if self._slide is None else self._slide[1]
+
+    def _load_slide(self, current: Path | None) -> tuple[Path, np.ndarray] | None:
+        photos = self.store.photos()[-12:]
+        if not photos:
+            return None
+        index = photos.index(current) + 1 if current in photos else 0
+        path = photos[index % len(photos)]
+        bgr = cv2.imread(str(path), cv2.IMREAD_REDUCED_COLOR_2)  # decoded at half size: quick
+        return None if bgr is None else (path, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
     def close(self, camera: StillCamera) -> None:
         """Finish what was started, so nothing is lost at shutdown: a photo already shot is
@@ -199,8 +215,12 @@ class PhotoBooth:
         got = camera.take_still()
         if got is None and now_ms - asked_at < self.STILL_TIMEOUT_MS:
             return  # still on its way
+        if got is None:
+            camera.cancel_still()  # too late: the preview frame will do; a late still is dropped
         image = got[0] if got is not None and got[0] is not None else preview
         self._pending = None
+        if now_ms != float("inf"):
+            self.trigger.restart_review(now_ms)
         if image is None:
             self._note("Photo not taken: no camera picture", now_ms)
             return

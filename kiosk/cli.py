@@ -7,6 +7,7 @@ bad input or set-up, 1 for anything unexpected), never a traceback on the user's
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -66,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     score = sub.add_parser("score", help="score photos: one JSON object per image on stdout")
     score.add_argument("paths", nargs="+", type=Path)
-    score.add_argument("--max-faces", type=int, default=1, help="also list up to N faces per image")
+    score.add_argument("--max-faces", type=int, default=1, choices=range(1, 5), metavar="N",
+                       help="also list up to N (1-4) faces per image")
     _model_args(score)
 
     ev = sub.add_parser("eval", help="accuracy, AUC and speed on a folder with labels.csv")
@@ -177,28 +179,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     model = verified_model(config)
     from core.landmarker import MediapipeLandmarker
     from core.scheduler import Scheduler
-    from core.sources import open_source
+    from core.sources import SourceOpener
     from kiosk.app import App, open_readings
     from kiosk.display import open_display
     from kiosk.notify import SystemdNotifier
 
-    group = config.run.mode == "group"  # issue 9: kiosk/group.py
-    src = config.source
+    group = config.run.mode == "group"
+    src, p = config.source, config.pipeline
     cache = model_cache(config)
-    display = open_display(config.display.mode, (src.width, src.height),
-                           window=(config.display.width, config.display.height), rotate=config.display.rotate)
-    if group:
-        from kiosk.group import group_landmarker, group_mode
+    with contextlib.ExitStack() as cleanup:  # until the App owns them: a failed start releases all
+        display = open_display(config.display.mode, (src.width, src.height),
+                               window=(config.display.width, config.display.height), rotate=config.display.rotate)
+        cleanup.callback(display.close)
+        if group:
+            from kiosk.group import group_landmarker, group_mode
 
-        landmarker = group_landmarker(model, config.pipeline.max_faces)
-    else:
-        landmarker = MediapipeLandmarker(model, max_faces=config.pipeline.max_faces)
-    p = config.pipeline
-    readings = open_readings(config.run.readings)
-    try:
-        app = App(open_source=lambda: open_source(src.spec, width=src.width, height=src.height, fps=src.fps,
-                                                  pace=src.pace, loop=src.loop, cache=cache,
-                                                  still_size=(src.still_width, src.still_height)),
+            landmarker = group_landmarker(model, p.max_faces)
+        else:
+            landmarker = MediapipeLandmarker(model, max_faces=p.max_faces)
+        cleanup.callback(landmarker.close)
+        readings = open_readings(config.run.readings)
+        if readings is not None:
+            cleanup.callback(readings.close)
+        app = App(open_source=SourceOpener(src.spec, width=src.width, height=src.height, fps=src.fps,
+                                           pace=src.pace, loop=src.loop, cache=cache,
+                                           still_size=(src.still_width, src.still_height)),
                   booth=photo_booth(config) if config.run.mode == "photobooth" else None,
                   group=group_mode(config) if group else None,
                   landmarker=landmarker, display=display,
@@ -206,9 +211,6 @@ def cmd_run(args: argparse.Namespace) -> int:
                   notifier=SystemdNotifier(), frames=config.run.frames, readings=readings,
                   diagnostics=config.display.diagnostics)
         return app.run()
-    finally:
-        if readings is not None:
-            readings.close()
 
 
 def photo_booth(config: Config):

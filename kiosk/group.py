@@ -60,7 +60,6 @@ class GroupMode:
         self.faces: list[TrackedFace] = []
         self.links: deque[Link] = deque(maxlen=16)
         self._celebrated_at = -1e18
-        self._smiling: dict[int, bool] = {}
         self._visitors: set[int] = set()
         self.visitors = 0
         self.smiles = 0
@@ -70,9 +69,12 @@ class GroupMode:
         attract/mirror decision and the single-face readings line)."""
         self.faces = self.tracks.update(faces, t_ms)
         smiling = {f.id: f.reading is not None and f.reading.score >= SMILE_AT for f in self.faces}
+        chains_before = self.contagion.chains_total
         step = self.contagion.update(t_ms, smiling)
-        new_smiles = sum(1 for pid, s in smiling.items() if s and not self._smiling.get(pid, False))
-        self._smiling = smiling
+        # smile onsets as contagion sees them: someone who arrives smiling (or a track picked up
+        # again while smiling) has not started a smile here
+        new_smiles = len(step.onsets)
+        new_chains = self.contagion.chains_total - chains_before  # as on screen (GroupView.chains)
         new_visitors = [f.id for f in self.faces if f.id not in self._visitors and f.age_ms(t_ms) >= VISITOR_MS]
         self._visitors = {f.id for f in self.faces if f.id in self._visitors or f.id in new_visitors}
         self.visitors += len(new_visitors)
@@ -87,7 +89,7 @@ class GroupMode:
             self.stats.count("visitors", len(new_visitors))
             self.stats.count("smiles", new_smiles)
             self.stats.count("links", len(step.links))
-            self.stats.count("chains", sum(1 for link in step.links if link.length == 2))
+            self.stats.count("chains", new_chains)
             self.stats.count("celebrations", int(step.celebration))
         seen = [f for f in self.faces if f.seen and f.reading is not None]
         if not seen:

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from core.errors import SmileMirrorError
 from kiosk.photos import _write_atomically
 
 log = logging.getLogger(__name__)
@@ -45,11 +46,12 @@ class GroupStats:
     def count(self, what: str, n: int = 1) -> None:
         if what not in FIELDS:
             raise ValueError(f"unknown statistic {what!r}")
-        if n <= 0:
-            return
-        row = self.hours.setdefault(self._hour(), dict.fromkeys(FIELDS, 0))
-        row[what] = row.get(what, 0) + n
-        self._dirty = True
+        if n > 0:
+            row = self.hours.setdefault(self._hour(), dict.fromkeys(FIELDS, 0))
+            row[what] = row.get(what, 0) + n
+            self._dirty = True
+        # checked on every call (group mode calls every frame, mostly with n = 0), so counts
+        # made before a quiet spell are still saved within the minute
         if self._clock() - self._saved_at >= self.save_every_s:
             self.save()
 
@@ -70,10 +72,31 @@ class GroupStats:
         self.save()
 
     def _prune(self) -> None:
-        if len(self.hours) <= self.keep_days * 24:
+        """Drop the hours `keep_days` or more older than the newest hour (the one counted in
+        now); hours with no counts in between take no room. Keys that do not parse are kept."""
+        when = {key: _parse_hour(key) for key in self.hours}
+        known = [t for t in when.values() if t is not None]
+        if not known:
             return
-        for key in sorted(self.hours)[: len(self.hours) - self.keep_days * 24]:
-            del self.hours[key]
+        cutoff = max(known) - dt.timedelta(days=self.keep_days)
+        for key, t in when.items():
+            if t is not None and t <= cutoff:
+                del self.hours[key]
+
+
+def _parse_hour(key: str) -> dt.datetime | None:
+    """An hour key ("2025-06-01T14:00+0200"; also without the offset) as an aware datetime."""
+    for fmt in ("%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M"):
+        try:
+            t = dt.datetime.strptime(key, fmt)
+        except ValueError:
+            continue
+        return t if t.tzinfo is not None else t.replace(tzinfo=dt.timezone.utc)
+    return None
+
+
+class StatsMissing(SmileMirrorError, FileNotFoundError):
+    """`smile-mirror stats` was pointed at a folder with no group statistics in it."""
 
 
 def load(path: Path) -> dict[str, dict[str, int]]:
@@ -89,8 +112,14 @@ def load(path: Path) -> dict[str, dict[str, int]]:
 
 
 def export(state_dir: Path, fmt: str) -> str:
-    """The statistics as JSON (a list of rows) or CSV (a header and one line per hour)."""
-    hours = load(Path(state_dir) / FILENAME)
+    """The statistics as JSON (a list of rows) or CSV (a header and one line per hour).
+
+    Raises StatsMissing when the folder holds no statistics file (most often the wrong folder)."""
+    path = Path(state_dir) / FILENAME
+    if not path.is_file():
+        raise StatsMissing(f"no group statistics in {Path(state_dir)} (no {FILENAME}): group mode has not saved "
+                           f"counts there; on the kiosk pass --state-dir /var/lib/smile-mirror")
+    hours = load(path)
     rows = [{"hour": h, **hours[h]} for h in sorted(hours)]
     if fmt == "json":
         return json.dumps(rows, indent=1) + "\n"

@@ -2,8 +2,10 @@
 kind in words, the eye-engagement bar, and the calm attract and notice screens.
 
 Sizes are fractions of the canvas height so the same layout reads from 3 m on any screen.
-Text and the gauge are cached and redrawn only when their value changes; the only per-frame
-pixel work is one blit of the camera image (the display scales it in SDL).
+Text and the gauge are cached and redrawn only when their value changes; the per-frame pixel
+work is the camera image's mirror flip and blit (the display scales it in SDL, and a scale here
+happens only when the frame and canvas sizes differ) and, on the attract screen, one dimming
+blend.
 """
 
 from __future__ import annotations

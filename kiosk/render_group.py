@@ -140,14 +140,13 @@ class GroupPainter:
             alpha = round(255 * (1 - land))
             for k in range(max(2, round(0.7 * u))):
                 pygame.gfxdraw.aacircle(canvas, round(bx), round(by), radius + k, (*GOLD, alpha))
-            if spark.length >= 2:
-                text = self.r._label(f"Smile passed on! ×{spark.length}" if spark.length > 2 else "Smile passed on!",
-                                     round(4.6 * u), GOLD, shadow=True)
-                text.set_alpha(alpha)
-                y = by - self._radius() - 9.5 * u  # over the newcomer's tag, off their face
-                y = y if y - text.get_height() / 2 > 2 * u else by + self._radius() + 9.5 * u
-                canvas.blit(text, text.get_rect(center=(round(bx), round(y))))
-                text.set_alpha(None)
+            text = self.r._label(f"Smile passed on! ×{spark.length}" if spark.length > 2 else "Smile passed on!",
+                                 round(4.6 * u), GOLD, shadow=True)
+            text.set_alpha(alpha)
+            y = by - self._radius() - 9.5 * u  # over the newcomer's tag, off their face
+            y = y if y - text.get_height() / 2 > 2 * u else by + self._radius() + 9.5 * u
+            canvas.blit(text, text.get_rect(center=(round(bx), round(y))))
+            text.set_alpha(None)
 
     def _meter(self, group: "GroupView", mirror: bool, canvas: pygame.Surface) -> None:
         """The group smile level (a big gauge), how many smile (words and one dot per person)

@@ -181,3 +181,59 @@ def test_photobooth_on_the_command_line(two_smiles_video: Path, model_cache: Pat
     assert done.returncode == 0, done.stderr
     assert len(list((tmp_path / "state" / "photos").glob("*.jpg"))) == 2
     assert "photo saved" in done.stderr
+
+
+class SlowCamera:
+    """A still camera whose still arrives when the test says so."""
+
+    def __init__(self) -> None:
+        self.requests = self.cancels = 0
+        self.ready: tuple | None = None
+
+    def request_still(self) -> None:
+        self.requests += 1
+        self.ready = None
+
+    def take_still(self) -> tuple | None:
+        got, self.ready = self.ready, None
+        return got
+
+    def cancel_still(self) -> None:
+        self.cancels += 1
+
+
+def test_the_previous_photo_is_never_shown_for_a_new_shot(tmp_path: Path) -> None:
+    from kiosk.booth import Phase
+
+    booth = PhotoBooth(BoothTrigger(hold_ms=0, review_ms=1000, cooldown_ms=0), PhotoStore(tmp_path), slideshow=False)
+    camera, smile = SlowCamera(), SmileReading(t_ms=0, score=90, kind=SmileKind.GENUINE, eye_engagement=70,
+                                               box=(0, 0, 1, 1), raw_score=90)
+    first, second = np.full((48, 64, 3), 10, np.uint8), np.full((48, 64, 3), 200, np.uint8)
+    t = 0.0
+    view = booth.step(t, smile, first, camera)
+    camera.ready = (first,)
+    view = booth.step(t := t + 33, smile, first, camera)
+    assert view.photo is first
+    while view.phase is not Phase.ARMED:  # review, cooldown, then a new smile is needed
+        view = booth.step(t := t + 33, None, first, camera)
+    booth.step(t := t + 33, smile, second, camera)  # shot two: its still is slow to come
+    view = booth.step(t := t + 33, smile, second, camera)
+    assert view.photo is None, "while the new still is on its way, the old photo stays hidden"
+    camera.ready = (second,)
+    view = booth.step(t := t + 500, smile, second, camera)
+    assert view.photo is second and view.phase is Phase.REVIEW
+    view = booth.step(t := t + 900, smile, second, camera)
+    assert view.phase is Phase.REVIEW, "the review lasts its full time from the photo's arrival"
+    booth.close(camera)
+
+
+def test_the_slideshow_reads_the_disk_once_per_slide(tmp_path: Path) -> None:
+    store = PhotoStore(tmp_path)
+    calls = []
+    original = store.photos
+    store.photos = lambda: calls.append(1) or original()  # type: ignore[method-assign]
+    booth = PhotoBooth(BoothTrigger(), store, slideshow=True)
+    for i in range(150):  # 5 s of attract screen at 30 fps, no photos yet
+        booth.slide(i * 33.0)
+    booth.close(SlowCamera())
+    assert len(calls) <= 2

@@ -93,3 +93,10 @@ def test_config_default_is_valid(tmp_path: Path) -> None:
 def test_unknown_source_does_not_crash_the_kiosk(args: list[str], model_cache: Path) -> None:
     done = cli(*args, cache=model_cache, timeout=60)
     assert "Traceback" not in done.stderr
+
+
+def test_a_failed_start_releases_the_model_quietly(model_cache: Path, tmp_path: Path) -> None:
+    done = cli("run", "--source", "demo", "--display", "headless", "--frames", "1",
+               "--readings", str(tmp_path / "no" / "such" / "dir" / "r.jsonl"), cache=model_cache)
+    assert done.returncode == 2 and "cannot write readings" in done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr

@@ -225,6 +225,42 @@ def test_an_edited_config_is_never_overwritten(tmp_path: Path) -> None:
     assert has(actions(done.stdout), "config check", "config.toml")
 
 
+@pytest.mark.parametrize("desktop", [False, True])
+def test_a_new_config_names_the_kiosk_state_folder(tmp_path: Path, desktop: bool) -> None:
+    """The console kiosk's state is /var/lib/smile-mirror: the config written says so, so that
+    `smile-mirror stats` run there reads it. (The desktop unit keeps its state per user.)"""
+    import sys
+    import tomllib
+
+    from core.config import load_config
+
+    root = tmp_path / "root"
+    cli = root / "opt/smile-mirror/venv/bin/smile-mirror"
+    cli.parent.mkdir(parents=True)
+    cli.write_text(f"#!/bin/sh\ncd {REPO} && exec {sys.executable} -m kiosk.cli \"$@\"\n")
+    cli.chmod(0o755)
+    env = {**os.environ, "SMILE_MIRROR_ROOT": str(root)}
+    step = f"source {INSTALL}; DESKTOP={int(desktop)}; write_config"
+    done = subprocess.run(["bash", "-c", step], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    conf = root / "etc/smile-mirror/config.toml"
+    want = "" if desktop else "/var/lib/smile-mirror"
+    assert tomllib.loads(conf.read_text())["run"]["state_dir"] == want
+    assert load_config(conf).run.state_dir == want
+    dry = dry_run(tmp_path, PI4_CPUINFO, *(["--desktop"] if desktop else []), root=tmp_path / "fresh")
+    assert has(actions(dry.stdout), 'state_dir = "/var/lib/smile-mirror"') is not desktop
+
+
+def test_from_desktop_to_console_disables_the_user_unit_before_removing_it(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc/systemd/user").mkdir(parents=True)
+    (root / "etc/systemd/user/smile-mirror-desktop.service").write_text("")
+    steps = actions(dry_run(tmp_path, PI5_CPUINFO, root=root).stdout)
+    disable = [i for i, s in enumerate(steps) if "--global disable smile-mirror-desktop.service" in s]
+    remove = [i for i, s in enumerate(steps) if s.startswith("rm -f") and "smile-mirror-desktop.service" in s]
+    assert disable and remove and disable[0] < remove[0], steps
+
+
 def test_console_blanking_is_switched_off_once(tmp_path: Path) -> None:
     root = tmp_path / "root"
     (root / "boot/firmware").mkdir(parents=True)
@@ -313,6 +349,53 @@ def test_smoke_reports_a_missing_install_as_fail(tmp_path: Path) -> None:
                           timeout=60, env=env)
     assert done.returncode == 1
     assert re.search(r"installed\s+FAIL", done.stdout), done.stdout
+
+
+def fake_venv(tmp_path: Path, score: float) -> Path:
+    """A venv whose python passes every check and whose CLI scores the demo face `score`."""
+    bin_ = tmp_path / "venv" / "bin"
+    bin_.mkdir(parents=True)
+    (bin_ / "python").write_text("#!/bin/sh\necho ok\n")
+    (bin_ / "smile-mirror").write_text(
+        "#!/bin/sh\nif [ \"$1\" = score ]; then\n"
+        f"  echo '{{\"path\": \"'\"$2\"'\", \"face\": true, \"score\": {score}, \"kind\": \"posed\"}}'\n"
+        "else\n  echo ok\nfi\n")
+    for f in bin_.iterdir():
+        f.chmod(0o755)
+    return bin_.parent
+
+
+def smoke(tmp_path: Path, score: float = 78.04, scale: str = "1") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SMILE_MIRROR_VENV": str(fake_venv(tmp_path, score)), "PATH": "/usr/bin:/bin",
+           "SMOKE_TIMEOUT_SCALE": scale, "SMILE_MIRROR_CACHE": str(tmp_path)}
+    return subprocess.run(["bash", str(REPO / "hw" / "smoke.sh"), "--source", "webcam"], capture_output=True,
+                          text=True, timeout=120, env=env)
+
+
+SMOKE_CHECKS = ("python imports", "model verifies", "model loads, scores", "app loop (demo)", "camera detected",
+                "camera frames arrive", "display opens", "power and thermal", "service enabled")
+
+
+@pytest.mark.parametrize("scale", ["1", "1.5", "0.5"])
+def test_smoke_runs_every_check_with_any_timeout_scale(tmp_path: Path, scale: str) -> None:
+    done = smoke(tmp_path, scale=scale)
+    rows = [line for line in done.stdout.splitlines() if re.match(r".{22} (PASS|FAIL|SKIP) ", line)]
+    assert [row[:22].rstrip() for row in rows] == list(SMOKE_CHECKS), done.stdout + done.stderr
+    assert re.search(r"python imports\s+PASS", done.stdout)
+
+
+@pytest.mark.parametrize("scale", ["abc", "1,5", "0", "-2", "1e3"])
+def test_smoke_refuses_a_timeout_scale_that_is_not_a_number(tmp_path: Path, scale: str) -> None:
+    done = smoke(tmp_path, scale=scale)
+    assert done.returncode == 2 and "SMOKE_TIMEOUT_SCALE" in done.stderr, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("score, result", [(78.04, "PASS"), (50, "PASS"), (12.5, "FAIL")])
+def test_smoke_wants_the_demo_face_scored_as_a_smile(tmp_path: Path, score: float, result: str) -> None:
+    done = smoke(tmp_path, score=score)
+    assert re.search(rf"model loads, scores\s+{result}", done.stdout), done.stdout
+    if result == "FAIL":
+        assert "under 50" in done.stdout and done.returncode == 1
 
 
 @pytest.mark.skipif(shutil.which("desktop-file-validate") is None,

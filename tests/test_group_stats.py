@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.cli import main
-from kiosk.group_stats import FILENAME, GroupStats, export
+from kiosk.group_stats import FILENAME, GroupStats, StatsMissing, export
 
 
 class Clock:
@@ -68,6 +68,38 @@ def test_old_hours_are_dropped(tmp_path: Path) -> None:
         stats.count("visitors")
     stats.close()
     assert sorted(stats.hours)[0] == "2025-01-03T00:00" and len(stats.hours) == 24
+
+
+def test_a_quiet_lobby_still_saves_within_the_minute(tmp_path: Path) -> None:
+    """Group mode counts every frame, nearly always zeros: those calls must save too."""
+    clock = Clock()
+    stats = GroupStats(tmp_path, hour=lambda: clock.hour, clock=clock)
+    stats.count("smiles")
+    for frame in range(1, 70 * 15):  # 70 s at 15 fps, nobody else
+        clock.t = frame / 15
+        for what in ("visitors", "smiles", "links", "chains", "celebrations"):
+            stats.count(what, 0)
+    saved = json.loads((tmp_path / FILENAME).read_text())
+    assert saved["hours"][clock.hour]["smiles"] == 1
+
+
+def test_hours_older_than_keep_days_are_dropped_however_sparse(tmp_path: Path) -> None:
+    hours = iter(["2025-01-01T10:00+0100", "2025-03-01T10:00+0100", "2025-03-03T09:00+0100",
+                  "2025-03-03T11:00+0100", "2025-03-05T10:00+0100"])
+    stats = GroupStats(tmp_path, keep_days=2, save_every_s=0, hour=lambda: next(hours))
+    for _ in range(5):
+        stats.count("visitors")
+    stats.close()
+    assert sorted(stats.hours) == ["2025-03-03T11:00+0100", "2025-03-05T10:00+0100"]
+
+
+def test_stats_from_a_folder_without_them_fail_and_say_where_to_look(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(StatsMissing, match="--state-dir /var/lib/smile-mirror"):
+        export(tmp_path, "json")
+    assert main(["stats", "--state-dir", str(tmp_path / "nowhere")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and str(tmp_path / "nowhere") in captured.err
 
 
 def test_run_mode_group_from_the_command_line(face_video: Path, model_path: Path, tmp_path: Path,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 
 from core.multiface import NewcomerSearchLandmarker
 from core.tracking import centre_distance
@@ -83,3 +84,15 @@ def test_a_group_is_picked_up_within_a_few_frames_and_followed_when_people_leave
     assert counts[80:120] == [2] * 40, "no frame loses a face when someone leaves"
     assert counts[120:] == [0] * 20
     assert lm.open_landmarkers == 4 and lm.searches > 0
+
+
+@pytest.mark.parametrize("leave", range(80, 100))  # covers leaving on a search frame and between searches
+def test_when_two_of_three_leave_the_one_who_stays_is_never_lost(leave: int) -> None:
+    """The landmarkers for one and two faces remember people from earlier (here: someone who stood
+    elsewhere), so the first run after the switch, or a search, finds nobody unless rerun."""
+    scene = Scene()
+    lm = NewcomerSearchLandmarker(make=lambda n: SimulatedTask(scene, n), max_faces=4, search_ms=1000)
+    script = {0: [box(0.2)], 30: [box(0.2), box(0.5), box(0.8)], leave: [box(0.8)]}
+    counts = play(lm, scene, script, leave + 40)
+    assert counts[leave - 5:leave] == [3] * 5
+    assert counts[leave:] == [1] * 40, counts[leave:leave + 10]

@@ -83,3 +83,28 @@ def test_worker_refuses_while_busy_and_survives_a_failing_landmarker(astronaut: 
         assert worker.poll().error == ""
     finally:
         worker.close()
+
+
+def test_a_late_still_is_not_handed_to_the_next_request(model_cache: Path) -> None:
+    capture = CaptureThread(lambda: DemoSource(size=(160, 120), pace=True, cache=model_cache)).start()
+    index = 0
+
+    def take_frames(seconds: float) -> None:  # the display loop takes frames meanwhile
+        nonlocal index
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if (item := capture.next_frame(index, timeout_s=0.1)) is not None:
+                index = item[0].index
+
+    try:
+        capture.request_still()
+        capture.cancel_still()  # the booth gave up on it
+        take_frames(0.2)
+        assert capture.take_still() is None
+        capture.request_still()
+        deadline = time.monotonic() + 3
+        while (got := capture.take_still()) is None and time.monotonic() < deadline:
+            take_frames(0.05)
+        assert got is not None and got[0].shape == (240, 320, 3), "the demo renders stills at twice its size"
+    finally:
+        capture.stop()

@@ -56,12 +56,13 @@ def fake_face(smile: float = 0.0, squint: float = 0.0, t_ms: float = 0.0, seed: 
 
 # ---- pure parts -----------------------------------------------------------------------------
 
-def test_shipped_model_is_readable_and_documents_its_figures() -> None:
+def test_shipped_model_is_readable() -> None:
+    """Its features are ones face_features computes. (Its accuracy is measured, not read back
+    from the file: test_dev_set_accuracy_on_fixed_subset.)"""
     data = json.loads(MODEL_PATH.read_text())
     feats = face_features(fake_face())
     assert {f["name"] for f in data["score"]["features"]} <= set(feats)
     assert set(data["eye"]["cues"]) <= set(feats)
-    assert data["cv"]["genki_accuracy_at_50"] >= 0.93
 
 
 @pytest.mark.parametrize("score, eye, kind", [

@@ -49,14 +49,19 @@ def test_smile_crosses_50_within_150ms_of_raw(hz: float, ramp_ms: float, seed: i
     assert t[np.argmax(after)] - raw_cross <= 150
 
 
-@pytest.mark.parametrize("x, t, expected", [
-    (10.0, 0.0, 10.0),    # first sample passes through
-    (10.0, 0.0, 10.0),    # repeated timestamp: value held, no division by zero
-])
-def test_one_euro_first_and_repeated_samples(x: float, t: float, expected: float) -> None:
-    f = OneEuroFilter()
-    assert f(x, t) == expected
-    assert f(x + 50, t) == expected  # same time again: ignored
+def test_one_euro_first_sample_passes_through() -> None:
+    assert OneEuroFilter()(10.0, 0.0) == 10.0
+
+
+@pytest.mark.parametrize("repeat_ms", [100.0, 50.0])  # the same time stamp again, an older one
+def test_one_euro_repeated_timestamp_holds_the_value_and_learns_nothing(repeat_ms: float) -> None:
+    f, twin = OneEuroFilter(**DEFAULTS), OneEuroFilter(**DEFAULTS)
+    for x, t in ((10.0, 0.0), (40.0, 100.0)):
+        held = f(x, t)
+        twin(x, t)
+    assert 10.0 < held < 40.0
+    assert f(95.0, repeat_ms) == held  # no division by zero, value held
+    assert f(60.0, 200.0) == twin(60.0, 200.0), "the ignored sample changed neither value nor speed"
 
 
 def test_one_euro_reset_and_bad_args() -> None:

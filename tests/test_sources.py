@@ -97,7 +97,40 @@ def test_auto_falls_back_to_the_demo_and_logs_why(model_cache: Path, caplog: pyt
     with open_source("auto", cache=model_cache, pace=False) as source:
         assert source.name == "demo"
     text = caplog.text
-    assert "picamera2 unavailable" in text and "webcam unavailable" in text and "built-in demo" in text
+    assert "picamera2 unavailable" in text and "webcam:0 unavailable" in text and "built-in demo" in text
+
+
+def test_auto_stays_with_the_camera_it_found(model_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A camera that drops out is waited for (calm screen, retries), never swapped for the demo."""
+    import core.sources as sources
+
+    demo = DemoSource(size=(160, 120), pace=False, cache=model_cache)
+    monkeypatch.setattr(sources, "_first_camera", lambda *a: (demo, "webcam:7"))
+    opener = sources.SourceOpener("auto", cache=model_cache)
+    assert opener() is demo and opener.camera == "webcam:7"
+    with pytest.raises(SourceError, match="no webcam at /dev/video7"):
+        opener()  # the camera is gone: an error for the capture thread to retry, not the demo
+
+
+def test_the_demo_steps_aside_when_a_camera_is_plugged_in(model_cache: Path) -> None:
+    import core.sources as sources
+
+    states = iter([(0, ()), (0, ()), (0, ("/dev/video0",))])
+    watch = sources.CameraWatch(DemoSource(size=(160, 120), pace=False, cache=model_cache), every_s=0.0,
+                                snapshot=lambda: next(states))
+    assert watch.read() is not None  # nothing changed yet
+    with pytest.raises(SourceError, match="camera was connected"):
+        watch.read()
+
+
+def test_auto_without_any_camera_runs_the_watched_demo(model_cache: Path) -> None:
+    import core.sources as sources
+
+    if Path("/dev/video0").exists():
+        pytest.skip("a webcam is attached; auto would use it")
+    opener = sources.SourceOpener("auto", cache=model_cache, pace=False)
+    source = opener()
+    assert isinstance(source, sources.CameraWatch) and source.name == "demo" and opener.camera is None
 
 
 def test_written_video_round_trips(tmp_path: Path) -> None:
@@ -107,3 +140,18 @@ def test_written_video_round_trips(tmp_path: Path) -> None:
         got = frames_of(source)
     assert [round(float(f.rgb.mean())) for f in got] == pytest.approx([0, 128, 255], abs=3)
     assert got[1].t_ms == pytest.approx(100.0)
+
+
+def test_a_looping_image_list_survives_an_unreadable_file(tmp_path: Path, astronaut: np.ndarray) -> None:
+    import cv2
+
+    for name in ("a.png", "c.png", "d.png"):
+        cv2.imwrite(str(tmp_path / name), astronaut)
+    (tmp_path / "b.png").write_bytes(b"broken")
+    source = ImageFilesSource(str(tmp_path / "*.png"), pace=False, loop=True)
+    assert len(frames_of(source, limit=40)) == 40
+
+
+def test_a_looping_list_of_only_broken_files_ends(tmp_path: Path) -> None:
+    (tmp_path / "x.png").write_bytes(b"broken")
+    assert frames_of(ImageFilesSource(str(tmp_path / "*.png"), pace=False, loop=True)) == []

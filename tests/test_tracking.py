@@ -94,6 +94,16 @@ def test_at_most_max_faces_tracks_largest_first() -> None:
     assert len(out) == 2 and {round(t.box[2] - t.box[0], 2) for t in out} == {0.2, 0.15}
 
 
+def test_a_newcomer_takes_the_slot_of_a_track_in_its_grace() -> None:
+    tracks = FaceTracks(max_faces=2, grace_ms=700, scorer=FakeScorer)
+    left, right = (t.id for t in tracks.update([Obs(box(0.2)), Obs(box(0.5))], 0))
+    tracks.update([Obs(box(0.2))], 100)                          # right unseen: in its grace
+    out = tracks.update([Obs(box(0.2)), Obs(box(0.8), score=90)], 200)  # a newcomer, all slots taken
+    assert [(t.id, t.seen) for t in out] == [(left, True), (right + 1, True)]
+    assert out[1].reading.score == 90
+    assert tracks.update([Obs(box(0.2)), Obs(box(0.8))], 300)[1].id == right + 1, "the newcomer keeps its id"
+
+
 def test_each_track_has_its_own_scorer() -> None:
     made: list[FakeScorer] = []
 

@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from core.model_build import tflite_edit as te
+from core.variants import VARIANTS, variant_filename  # stdlib, numpy and core only: fine in the build venv
 
 log = logging.getLogger(__name__)
 
-VARIANTS = ("float32", "int8-weights", "int8")
 DETECTOR, LANDMARKS, BLENDSHAPES = "face_detector.tflite", "face_landmarks_detector.tflite", "face_blendshapes.tflite"
 MODELS = (DETECTOR, LANDMARKS, BLENDSHAPES)
 CALIBRATION = Path(__file__).with_name("calibration-landmarks.tsv")
@@ -171,10 +171,6 @@ def build_variant(source: Path, variant: str, out: Path, calibration: Path = CAL
     tmp.write_bytes(buf.getvalue())
     tmp.replace(out)
     return out
-
-
-def variant_filename(variant: str) -> str:
-    return f"face_landmarker-{variant}.task"
 
 
 def main(argv: list[str] | None = None) -> int:

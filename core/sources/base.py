@@ -64,9 +64,6 @@ class Pacer:
         elif delay < -500:  # fell far behind (stalled consumer): re-anchor rather than rush
             self._start = now - media_ms
 
-    def restart(self) -> None:
-        self._start = None
-
 
 def fit_within(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Downscale (never upscale) to fit inside `size`, keeping the aspect ratio."""

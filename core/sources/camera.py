@@ -35,6 +35,7 @@ class Picamera2Source(FrameSource):
                               "python3-picamera2` and a venv made with --system-site-packages)") from None
         except Exception as exc:  # libcamera bindings can fail to load in odd ways
             raise SourceError(f"picamera2 cannot be loaded ({exc})") from None
+        self._cam = None
         try:
             if not Picamera2.global_camera_info():
                 raise SourceError("no Raspberry Pi camera is connected")
@@ -48,9 +49,10 @@ class Picamera2Source(FrameSource):
             # The photo booth's still: the sensor's full resolution, same channel order.
             self._still_config = self._cam.create_still_configuration(main={"format": "BGR888"})
             self._cam.start()
-        except SourceError:
-            raise
         except Exception as exc:
+            self.close()  # a half-started camera must be released, or every retry finds it "in use"
+            if isinstance(exc, SourceError):
+                raise
             raise SourceError(f"the Pi camera could not be started ({exc})") from None
         self._index = 0
         self.name = f"picamera2:{camera_num}"
@@ -110,6 +112,10 @@ class WebcamSource(FrameSource):
         self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
         self._cap.set(cv2.CAP_PROP_FPS, fps)
         self._cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # newest frame, not a queue of old ones
+        ok, _ = self._cap.read()  # some V4L2 nodes (codecs, a Pi 5's CSI receiver) open but never deliver
+        if not ok:
+            self._cap.release()
+            raise SourceError(f"the device at {path} opens but gives no picture (not a webcam?)")
         self._size, self._still_size = size, still_size
         self._index = 0
         self.name = f"webcam:{device}"

@@ -160,11 +160,12 @@ class ImageFilesSource(FrameSource):
         self.name = f"images:{pattern}"
 
     def _next_image(self) -> np.ndarray | None:
+        good_this_pass = True
         while True:
             if self._i >= len(self.paths):
-                if not self._loop or self.skipped >= len(self.paths):
-                    return None
-                self._i = 0
+                if not self._loop or not good_this_pass:
+                    return None  # the end, or a whole pass without one readable image
+                self._i, good_this_pass = 0, False
             path = self.paths[self._i]
             self._i += 1
             try:
