@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="accuracy, AUC and speed on a folder with labels.csv")
     ev.add_argument("data_dir", type=Path)
     ev.add_argument("--plot", type=Path, help="write score distributions and a reliability curve to this PNG")
-    ev.add_argument("--limit", type=int, help="use only the first N labelled images")
+    ev.add_argument("--limit", type=int, metavar="N",
+                    help="score a fixed random sample of N labelled images (the same N on every run)")
     _model_args(ev)
 
     bench = sub.add_parser("bench", help="measure the real app loop against a naive one, side by side")
