@@ -278,9 +278,11 @@ write_config() {
     printf '+ %q config default > %q\n' "$ROOT$VENV/bin/smile-mirror" "$ROOT$CONF"
     # The console kiosk keeps its state in $STATE_DIR (the unit's StateDirectory); saying so in
     # [run] lets `smile-mirror stats` and friends find it. The desktop unit's state is per user.
+    # Every "+ " line is a runnable command (hw/emulate-pi.sh replays them in its emulated Pi).
     local state_line="state_dir = \"$STATE_DIR\""
+    local set_state="/^\[run\]\$/,/^\[/ s|^state_dir = .*\$|$state_line|"
     if [[ $DESKTOP -eq 0 ]]; then
-        printf '+ [run] %s in %q\n' "$state_line" "$ROOT$CONF"
+        printf '+ sed -i %q %q\n' "$set_state" "$ROOT$CONF"
     fi
     if [[ $DRY_RUN -eq 0 ]]; then
         local tmp
@@ -290,7 +292,7 @@ write_config() {
             die "could not write the default config"
         fi
         if [[ $DESKTOP -eq 0 ]]; then
-            sed -i "/^\[run\]\$/,/^\[/ s|^state_dir = .*\$|$state_line|" "$tmp"
+            sed -i "$set_state" "$tmp"
             if ! grep -qxF "$state_line" "$tmp"; then
                 rm -f "$tmp"
                 die "the default config has no [run] state_dir line to set to $STATE_DIR"
