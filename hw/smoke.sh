@@ -35,13 +35,18 @@ done
 
 PY="$VENV/bin/python"
 CLI="$VENV/bin/smile-mirror"
-LOG="$(mktemp -d /tmp/smile-mirror-smoke.XXXXXX)"
+LOG="$(mktemp -d -t smile-mirror-smoke.XXXXXX)"  # under $TMPDIR, else /tmp
 RESULTS=()
 FAILED=0
 EXPECTED=0  # checks each branch below promises; fewer results means one was skipped by an error
 
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
+    local rc=$?
+    # Logs are kept only when something failed (the table names them); a clean run leaves nothing.
+    if [[ $rc -eq 0 && -n ${LOG:-} ]]; then
+        rm -rf -- "$LOG"
+    fi
     if [[ $STOP_SERVICE -eq 2 ]]; then
         systemctl start "$SERVICE" || true
     fi
@@ -172,7 +177,7 @@ fi
 
 printf '\n%-22s %-5s %5s  %s\n' CHECK RESULT TIME DETAIL
 printf '%s\n' "${RESULTS[@]}"
-printf '\nlogs: %s\n' "$LOG"
+[[ $FAILED -eq 1 ]] && printf '\nlogs of the failed checks: %s\n' "$LOG"
 if [[ ${#RESULTS[@]} -lt $EXPECTED ]]; then
     printf 'only %d of %d checks ran: the script itself failed (see the error above)\n' \
         "${#RESULTS[@]}" "$EXPECTED" >&2

@@ -352,11 +352,29 @@ def test_scripts_are_strict_and_executable(script: Path) -> None:
 
 
 def test_smoke_reports_a_missing_install_as_fail(tmp_path: Path) -> None:
-    env = {**os.environ, "SMILE_MIRROR_VENV": str(tmp_path / "none"), "PATH": "/usr/bin:/bin"}
+    env = {**os.environ, "SMILE_MIRROR_VENV": str(tmp_path / "none"), "PATH": "/usr/bin:/bin",
+           "TMPDIR": str(tmp_path)}
     done = subprocess.run(["bash", str(REPO / "hw" / "smoke.sh")], capture_output=True, text=True,
                           timeout=60, env=env)
     assert done.returncode == 1
     assert re.search(r"installed\s+FAIL", done.stdout), done.stdout
+    assert "logs of the failed checks: " + str(tmp_path) in done.stdout  # kept for the technician
+
+
+def test_smoke_leaves_no_logs_when_every_check_passes(tmp_path: Path) -> None:
+    """A clean run removes its log folder; only a failure keeps one (and names it)."""
+    venv = fake_venv(tmp_path, 78.04)
+    (venv / "bin" / "vcgencmd").write_text("#!/bin/sh\n[ \"$1\" = get_throttled ] && echo throttled=0x0 || echo temp=50.0\n")
+    (venv / "bin" / "vcgencmd").chmod(0o755)
+    logs = tmp_path / "tmp"
+    logs.mkdir()
+    env = {**os.environ, "SMILE_MIRROR_VENV": str(venv), "SMILE_MIRROR_CACHE": str(tmp_path),
+           "PATH": f"{venv / 'bin'}:/usr/bin:/bin", "TMPDIR": str(logs), "DISPLAY": ":0"}
+    done = subprocess.run(["bash", str(REPO / "hw" / "smoke.sh"), "--source", "picamera2"], capture_output=True,
+                          text=True, timeout=120, env=env)  # the fake python answers the picamera2 probe
+    rows = [line for line in done.stdout.splitlines() if re.match(r".{22} (PASS|FAIL|SKIP) ", line)]
+    assert not [r for r in rows if " FAIL " in r], done.stdout + done.stderr
+    assert done.returncode == 0 and list(logs.iterdir()) == [], done.stdout
 
 
 def fake_venv(tmp_path: Path, score: float) -> Path:
@@ -375,7 +393,7 @@ def fake_venv(tmp_path: Path, score: float) -> Path:
 
 def smoke(tmp_path: Path, score: float = 78.04, scale: str = "1") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SMILE_MIRROR_VENV": str(fake_venv(tmp_path, score)), "PATH": "/usr/bin:/bin",
-           "SMOKE_TIMEOUT_SCALE": scale, "SMILE_MIRROR_CACHE": str(tmp_path)}
+           "SMOKE_TIMEOUT_SCALE": scale, "SMILE_MIRROR_CACHE": str(tmp_path), "TMPDIR": str(tmp_path)}
     return subprocess.run(["bash", str(REPO / "hw" / "smoke.sh"), "--source", "webcam"], capture_output=True,
                           text=True, timeout=120, env=env)
 
