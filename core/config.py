@@ -67,6 +67,8 @@ class PipelineConfig:
     idle_hz: float = _opt(4.0, "score updates per second while nobody is there", lo=0.5, hi=60.0)
     max_cpu: float = _opt(0.5, "largest share of one core that inference may use", lo=0.05, hi=1.0)
     max_faces: int = _opt(1, "faces tracked at once (group mode: 4 when this is left at 1)", lo=1, hi=4)
+    zoom: bool = _opt(True, "find and track a face too small for the face detector (under ~12% of the frame "
+                      "width: beyond about 1 m from a Camera Module 3) in a zoomed window; one face only")
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,10 @@ DIR holds `labels.csv` (`path,label,...`; label `smile` or `neutral`; optionally
 `genuine`/`posed`) as the folders in ../shared/data do. Each photo is a still, so the Face
 Landmarker runs in IMAGE mode (no tracking carried from one photo to the next) and no
 per-visitor baseline is used: this measures `score_face` exactly as `smile-mirror score` runs it.
+
+With `distant=(W, H)` each photo is first shrunk so its face is 64-80 px wide and placed in a
+WxH frame, which is how the mirror's 640x480 camera sees a visitor about 1 m away: it measures
+whether such faces are found at all (see core/zoom.py) and how well they are scored.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import numpy as np
 
 from core.errors import SmileMirrorError
 from core.scoring import SMILE_AT, load_model, score_face
-from core.train_scorer import auc, load_rgb, read_labels
+from core.train_scorer import auc, load_rgb, read_labels, small_face_target
+from core.types import FaceObservation
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +37,32 @@ def subset(rows: list[dict[str, str]], limit: int | None, seed: int = 0) -> list
     return [rows[i] for i in idx]
 
 
+def distant_view(rgb: np.ndarray, face: FaceObservation, frame: tuple[int, int], index: int) -> np.ndarray:
+    """The photo shrunk so the face is 64-80 px wide (by `index`), in a `frame`-sized picture.
+
+    The face centre lands at a position spread over the middle of the frame; the photo's edge
+    pixels fill the rest, so no artificial border frames the face.
+    """
+    import cv2
+
+    pts = face.points_px()
+    s = min(1.0, small_face_target(index) / max(1e-3, float(np.ptp(pts[:, 0]))))
+    w, h = frame
+    cx = w / 4 + (index * 37 % 97) / 96 * w / 2
+    cy = h / 4 + (index * 53 % 89) / 88 * h / 2
+    m = np.float32([[s, 0, cx - s * pts[:, 0].mean()], [0, s, cy - s * pts[:, 1].mean()]])
+    return cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+
+
 def run_eval(data_dir: Path, model_path: Path, *, plot: Path | None = None, limit: int | None = None,
-             out: TextIO = sys.stdout) -> int:
+             zoom: bool = True, distant: tuple[int, int] | None = None, out: TextIO = sys.stdout) -> int:
     """Score the photos listed in `data_dir/labels.csv` (with `limit`: a fixed random sample of
-    that many, the same on every run; see `subset`) with the landmarker at `model_path`; print
-    accuracy at 50, AUC, per-kind figures, faces not found and ms per photo. Returns an exit code."""
-    from core.landmarker import MediapipeLandmarker
+    that many, the same on every run; see `subset`) with the landmarker at `model_path` (zooming
+    in on small faces as `score` does, unless `zoom` is False); print accuracy at 50, AUC,
+    per-kind figures, faces not found and ms per photo. Returns an exit code."""
+    import contextlib
+
+    from core.zoom import face_landmarker
 
     try:
         rows = subset(read_labels(data_dir), limit)
@@ -48,16 +73,27 @@ def run_eval(data_dir: Path, model_path: Path, *, plot: Path | None = None, limi
     scores, eyes, kinds, labels, subtypes = [], [], [], [], []
     missing = unreadable = 0
     t_detect = t_score = 0.0
-    with MediapipeLandmarker(model_path, still=True) as lm:
-        for row in rows:
+    if distant is not None:
+        print(f"each photo shrunk so its face is 64-80 px wide, in a {distant[0]}x{distant[1]} frame; "
+              f"zoom {'on' if zoom else 'off'}", file=out)
+    with contextlib.ExitStack() as stack:
+        lm = stack.enter_context(contextlib.closing(face_landmarker(model_path, still=True, zoom=zoom)))
+        # With `distant`, where the face is comes from the photo as it is (found as `score` finds it).
+        finder = None if distant is None else stack.enter_context(
+            contextlib.closing(face_landmarker(model_path, still=True)))
+        for index, row in enumerate(rows):
             rgb = load_rgb(data_dir / row["path"])
             if rgb is None:
                 unreadable += 1
                 log.warning("cannot read %s", row["path"])
                 continue
-            t0 = time.perf_counter()
             try:
-                faces = lm.detect(rgb, 0.0)
+                view: np.ndarray | None = rgb
+                if finder is not None and distant is not None:
+                    located = finder.detect(rgb, 0.0)
+                    view = distant_view(rgb, located[0], distant, index) if located else None
+                t0 = time.perf_counter()
+                faces = lm.detect(view, 0.0) if view is not None else []
             except SmileMirrorError as exc:
                 unreadable += 1
                 log.warning("%s: %s", row["path"], exc)
@@ -81,7 +117,8 @@ def run_eval(data_dir: Path, model_path: Path, *, plot: Path | None = None, limi
     if n == 0:
         return 1
     pred = np.where(found, np.nan_to_num(s, nan=0.0) >= SMILE_AT, False)
-    print(f"accuracy at score >= {SMILE_AT:.0f}: {np.mean(pred[found] == y[found]):.3f} on faces found, "
+    on_found = f"{np.mean(pred[found] == y[found]):.3f}" if found.any() else "-"
+    print(f"accuracy at score >= {SMILE_AT:.0f}: {on_found} on faces found, "
           f"{np.mean(pred == y):.3f} counting photos without a face as 'no smile'", file=out)
     if found.any() and 0 < y[found].sum() < found.sum():
         print(f"AUC (score, smile vs neutral): {auc(s[found], y[found]):.3f}", file=out)

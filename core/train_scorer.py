@@ -2,7 +2,8 @@
 
     python -m core.train_scorer --data /work/shared/data --cache /tmp/sm-obs [--out core/score_model.json]
 
-Steps: (1) run the Face Landmarker once per photo (IMAGE mode) at full size, with the face
+Steps: (1) run the Face Landmarker once per photo (IMAGE mode, zooming in on faces too small
+for its detector as `smile-mirror score` does: see core/zoom.py) at full size, with the face
 downscaled to 64-80 px, and as a 64x64 grey face crop, caching the observations as .npz outside
 the repo; (2) turn observations into features (`core.features`); (3) fit an L2-regularised
 logistic regression (numpy only, so this runs in the product's own venv) with stratified k-fold
@@ -31,6 +32,7 @@ from core.types import FaceObservation
 log = logging.getLogger(__name__)
 
 VARIANTS = ("full", "small", "crop64g")
+CACHE_VERSION = "zoom"  # observations made with the zoom (core/zoom.py); change when extraction changes
 SMALL_FACE_PX = (64, 80)
 YAW_LIMIT_RAD = np.radians(30.0)
 
@@ -124,12 +126,14 @@ def _unpack(z: dict[str, np.ndarray], names: list[str]) -> list[FaceObservation 
 
 def extract(data_dir: Path, cache: Path, model: Path, variants: Iterable[str] = VARIANTS) -> dict[str, ObsSet]:
     """Observations of every photo in `data_dir` for each variant, cached as npz in `cache`."""
-    from core.landmarker import MediapipeLandmarker
+    import contextlib
+
+    from core.zoom import face_landmarker
 
     rows = read_labels(data_dir)
     cache.mkdir(parents=True, exist_ok=True)
     variants = list(variants)
-    files = {v: cache / f"{data_dir.name}-{v}.npz" for v in variants}
+    files = {v: cache / f"{data_dir.name}-{v}-{CACHE_VERSION}.npz" for v in variants}
     names_file = cache / "blendshape_names.json"
     if names_file.exists() and all(f.exists() for f in files.values()):
         names = json.loads(names_file.read_text())
@@ -144,7 +148,7 @@ def extract(data_dir: Path, cache: Path, model: Path, variants: Iterable[str] = 
     obs = {v: [] for v in variants}
     ms = {v: [] for v in variants}
     names: list[str] = []
-    with MediapipeLandmarker(model, still=True) as lm:
+    with contextlib.closing(face_landmarker(model, still=True)) as lm:
         for i, row in enumerate(rows):
             rgb = load_rgb(data_dir / row["path"])
             base = None

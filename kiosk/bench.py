@@ -76,6 +76,7 @@ def machine() -> str:
 def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, width: int, height: int) -> dict[str, Any]:
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     from core.landmarker import MediapipeLandmarker
+    from core.zoom import face_landmarker
     from core.sources import VideoFileSource
 
     if mode == "inference":
@@ -97,8 +98,10 @@ def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, widt
 
         landmarker = group_landmarker(model, 4) if mode == "group" else MediapipeLandmarker(model, max_faces=4)
         extra["group"] = GroupMode(max_faces=4)
-    else:
+    elif mode == "naive":  # the official sample's way: the bare landmarker on every full frame
         landmarker = MediapipeLandmarker(model)
+    else:  # what `run` uses
+        landmarker = face_landmarker(model)
     app = (_display_only_app() if mode.startswith("display") else App)(open_source=lambda: VideoFileSource(video, size=size, pace=pace, loop=True),
               landmarker=landmarker, display=display, scheduler=scheduler,
               frames=frames, synchronous=mode == "naive", **extra)

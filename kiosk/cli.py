@@ -33,9 +33,18 @@ RUN_OPTIONS: dict[str, str] = {
     "display": "display.mode", "diagnostics": "display.diagnostics", "rotate": "display.rotate",
     "model": "model.path", "model_dir": "model.dir",
     "score_hz": "pipeline.score_hz", "max_cpu": "pipeline.max_cpu", "max_faces": "pipeline.max_faces",
+    "zoom": "pipeline.zoom",
     "mode": "run.mode", "state_dir": "run.state_dir", "frames": "run.frames", "readings": "run.readings",
     "log_level": "run.log_level",
 }
+
+
+def frame_size(text: str) -> tuple[int, int]:
+    """'640x480' -> (640, 480), for argparse."""
+    w, sep, h = text.lower().partition("x")
+    if not (sep and w.isdigit() and h.isdigit() and 64 <= int(w) <= 8192 and 48 <= int(h) <= 8192):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a frame size such as 640x480 (64-8192 x 48-8192)")
+    return int(w), int(h)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--score-hz", type=float, help="score updates per second while a face is present")
     run.add_argument("--max-cpu", type=float, help="largest share of one core inference may use (0-1)")
     run.add_argument("--max-faces", type=int, help="faces tracked at once (1-4)")
+    run.add_argument("--no-zoom", dest="zoom", action="store_false", default=None,
+                     help="never zoom in on a face too small for the face detector")
     run.add_argument("--mode", choices=("lobby", "photobooth", "group"))
     run.add_argument("--state-dir", help="photo booth photos and counters")
     run.add_argument("--frames", type=int, help="stop after N displayed frames (0: run until quit)")
@@ -76,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--plot", type=Path, help="write score distributions and a reliability curve to this PNG")
     ev.add_argument("--limit", type=int, metavar="N",
                     help="score a fixed random sample of N labelled images (the same N on every run)")
+    ev.add_argument("--distant", type=frame_size, metavar="WxH",
+                    help="shrink each photo so its face is 64-80 px wide, in a WxH frame (e.g. 640x480: "
+                         "a visitor about 1 m from the mirror's camera)")
+    ev.add_argument("--no-zoom", dest="zoom", action="store_false", default=None,
+                    help="do not zoom in on faces too small for the face detector")
     _model_args(ev)
 
     bench = sub.add_parser("bench", help="measure the real app loop against a naive one, side by side")
@@ -178,10 +194,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not os.environ.get(DEBUG_ENV):
         logging.getLogger().setLevel(config.run.log_level)
     model = verified_model(config)
-    from core.landmarker import MediapipeLandmarker
     from core.scheduler import Scheduler
     from core.sources import SourceOpener
     from kiosk.app import App, open_readings
+    from core.zoom import face_landmarker
     from kiosk.display import open_display
     from kiosk.notify import SystemdNotifier
 
@@ -197,7 +213,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             landmarker = group_landmarker(model, p.max_faces)
         else:
-            landmarker = MediapipeLandmarker(model, max_faces=p.max_faces)
+            landmarker = face_landmarker(model, max_faces=p.max_faces, zoom=p.zoom)
         cleanup.callback(landmarker.close)
         readings = open_readings(config.run.readings)
         if readings is not None:
@@ -267,12 +283,13 @@ def score_one(lm, path: Path, max_faces: int) -> dict[str, Any]:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from core.landmarker import MediapipeLandmarker
+    from core.zoom import face_landmarker
 
     config = load_config(args.config)
     model = verified_model(config, args.model, args.model_dir)
     failures = 0
-    with MediapipeLandmarker(model, max_faces=max(1, args.max_faces), still=True) as lm:
+    with contextlib.closing(face_landmarker(model, max_faces=max(1, args.max_faces), still=True,
+                                            zoom=config.pipeline.zoom)) as lm:
         for path in args.paths:
             record = score_one(lm, path, args.max_faces)
             failures += "error" in record
@@ -285,7 +302,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     model = verified_model(config, args.model, args.model_dir)
-    return run_eval(args.data_dir, model, plot=args.plot, limit=args.limit)
+    zoom = config.pipeline.zoom if args.zoom is None else args.zoom
+    return run_eval(args.data_dir, model, plot=args.plot, limit=args.limit, zoom=zoom, distant=args.distant)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -103,7 +103,7 @@ def run_soak(*, model: Path, cache: Path | None, video: Path | None = None, fram
              faults: bool = False, out: TextIO = sys.stdout) -> int:
     """Soak the app loop for `frames` displayed frames; print samples and a verdict; 0 = PASS."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    from core.landmarker import MediapipeLandmarker
+    from core.zoom import face_landmarker
     from core.sources import VideoFileSource
     from kiosk.app import App
     from kiosk.bench import make_bench_video
@@ -143,7 +143,7 @@ def run_soak(*, model: Path, cache: Path | None, video: Path | None = None, fram
         print(f"soak: {frames} frames of {video.name} ({size[0]}x{size[1]}, looping, as fast as possible), "
               f"{display} display, real landmarker{', injected faults' if faults else ''}; sample every {every}, "
               f"warm-up {warmup}", file=out, flush=True)
-        app = App(open_source=open_source, landmarker=MediapipeLandmarker(model),
+        app = App(open_source=open_source, landmarker=face_landmarker(model),
                   display=_SampledDisplay(screen, every, on_sample), frames=frames, backoff_s=(0.01, 0.1))
         on_sample(0)
         app.run()

@@ -363,7 +363,7 @@ def test_smoke_reports_a_missing_install_as_fail(tmp_path: Path) -> None:
 
 def test_smoke_leaves_no_logs_when_every_check_passes(tmp_path: Path) -> None:
     """A clean run removes its log folder; only a failure keeps one (and names it)."""
-    venv = fake_venv(tmp_path, 78.04)
+    venv = fake_venv(tmp_path, 78.14)
     (venv / "bin" / "vcgencmd").write_text("#!/bin/sh\n[ \"$1\" = get_throttled ] && echo throttled=0x0 || echo temp=50.0\n")
     (venv / "bin" / "vcgencmd").chmod(0o755)
     logs = tmp_path / "tmp"
@@ -391,7 +391,7 @@ def fake_venv(tmp_path: Path, score: float) -> Path:
     return bin_.parent
 
 
-def smoke(tmp_path: Path, score: float = 78.04, scale: str = "1") -> subprocess.CompletedProcess[str]:
+def smoke(tmp_path: Path, score: float = 78.14, scale: str = "1") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SMILE_MIRROR_VENV": str(fake_venv(tmp_path, score)), "PATH": "/usr/bin:/bin",
            "SMOKE_TIMEOUT_SCALE": scale, "SMILE_MIRROR_CACHE": str(tmp_path), "TMPDIR": str(tmp_path)}
     return subprocess.run(["bash", str(REPO / "hw" / "smoke.sh"), "--source", "webcam"], capture_output=True,
@@ -416,7 +416,7 @@ def test_smoke_refuses_a_timeout_scale_that_is_not_a_number(tmp_path: Path, scal
     assert done.returncode == 2 and "SMOKE_TIMEOUT_SCALE" in done.stderr, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("score, result", [(78.04, "PASS"), (50, "PASS"), (12.5, "FAIL")])
+@pytest.mark.parametrize("score, result", [(78.14, "PASS"), (50, "PASS"), (12.5, "FAIL")])
 def test_smoke_wants_the_demo_face_scored_as_a_smile(tmp_path: Path, score: float, result: str) -> None:
     done = smoke(tmp_path, score=score)
     assert re.search(rf"model loads, scores\s+{result}", done.stdout), done.stdout
