@@ -179,8 +179,8 @@ printf '\n%-22s %-5s %5s  %s\n' CHECK RESULT TIME DETAIL
 printf '%s\n' "${RESULTS[@]}"
 [[ $FAILED -eq 1 ]] && printf '\nlogs of the failed checks: %s\n' "$LOG"
 if [[ ${#RESULTS[@]} -lt $EXPECTED ]]; then
-    printf 'only %d of %d checks ran: the script itself failed (see the error above)\n' \
-        "${#RESULTS[@]}" "$EXPECTED" >&2
+    printf 'only %d of %d checks ran: the script itself failed (see the error above); logs: %s\n' \
+        "${#RESULTS[@]}" "$EXPECTED" "$LOG" >&2
     exit 1
 fi
 exit "$FAILED"

@@ -114,6 +114,25 @@ def test_zoom_searches_the_whole_frame(model_path, astronaut, face_box) -> None:
     assert all(found[hits[0]:])
 
 
+def test_zoom_looks_first_where_something_moved(model_path, astronaut, face_box) -> None:
+    empty = [np.full((480, 640, 3), 90, np.uint8)] * 7
+    arrives = [scene(astronaut, face_box, 0.07, (560, 420))] * 10  # walks into the bottom-right corner
+    with ZoomingLandmarker(MediapipeLandmarker(model_path)) as lm:
+        found = run(lm, empty + arrives)
+    hits = [i - len(empty) for i, f in enumerate(found) if f]
+    assert hits and hits[0] <= 3, f"found {hits[:1]} calls after it arrived; the sweep alone would take up to 18"
+
+
+def test_window_nearest_motion_points_at_the_change() -> None:
+    from core.zoom import THUMB, window_nearest_motion
+
+    before = np.zeros(THUMB[::-1], np.int16)
+    now = before.copy()
+    assert window_nearest_motion(before, now, search_windows(640, 480), (640, 480)) is None
+    now[2:5, 1:4] = 100  # top-left corner changed
+    assert window_nearest_motion(before, now, search_windows(640, 480), (640, 480)) == (0, 0, 320, 240)
+
+
 def test_a_near_face_never_uses_a_window(model_path, astronaut, face_box) -> None:
     frames = [scene(astronaut, face_box, 0.3, (320 + 3 * i, 220)) for i in range(20)]
     with MediapipeLandmarker(model_path) as plain:
