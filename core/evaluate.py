@@ -21,7 +21,8 @@ from typing import TextIO
 import numpy as np
 
 from core.errors import SmileMirrorError
-from core.scoring import SMILE_AT, load_model, score_face
+from core.scoring import load_model, score_face
+from core.types import SMILE_LINE
 from core.train_scorer import auc, load_rgb, read_labels, small_face_target
 from core.types import FaceObservation
 
@@ -116,9 +117,9 @@ def run_eval(data_dir: Path, model_path: Path, *, plot: Path | None = None, limi
           f"{unreadable} unreadable", file=out)
     if n == 0:
         return 1
-    pred = np.where(found, np.nan_to_num(s, nan=0.0) >= SMILE_AT, False)
+    pred = np.where(found, np.nan_to_num(s, nan=0.0) >= SMILE_LINE, False)
     on_found = f"{np.mean(pred[found] == y[found]):.3f}" if found.any() else "-"
-    print(f"accuracy at score >= {SMILE_AT:.0f}: {on_found} on faces found, "
+    print(f"accuracy at score >= {SMILE_LINE:.0f}: {on_found} on faces found, "
           f"{np.mean(pred == y):.3f} counting photos without a face as 'no smile'", file=out)
     if found.any() and 0 < y[found].sum() < found.sum():
         print(f"AUC (score, smile vs neutral): {auc(s[found], y[found]):.3f}", file=out)
@@ -154,7 +155,7 @@ def write_plot(path: Path, scores: np.ndarray, smiling: np.ndarray) -> None:
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
     a.hist(scores[~smiling], bins=bins, alpha=0.6, label="neutral", color="tab:blue")
     a.hist(scores[smiling], bins=bins, alpha=0.6, label="smile", color="tab:orange")
-    a.axvline(SMILE_AT, color="k", lw=1, ls="--")
+    a.axvline(SMILE_LINE, color="k", lw=1, ls="--")
     a.set(xlabel="Smile Score", ylabel="photos", title="Score by label")
     a.legend()
     idx = np.clip(np.digitize(scores, bins) - 1, 0, len(bins) - 2)
@@ -165,7 +166,7 @@ def write_plot(path: Path, scores: np.ndarray, smiling: np.ndarray) -> None:
             centres.append((bins[i] + bins[i + 1]) / 2), share.append(smiling[m].mean()), counts.append(m.sum())
     b.plot(centres, share, "o-", color="tab:green")
     b.plot([0, 100], [0, 1], ":", color="grey")
-    b.axvline(SMILE_AT, color="k", lw=1, ls="--")
+    b.axvline(SMILE_LINE, color="k", lw=1, ls="--")
     b.set(xlabel="Smile Score (bins of 5, >= 5 photos)", ylabel="share labelled smile", ylim=(-0.02, 1.02),
           title="Reliability")
     fig.tight_layout()

@@ -22,15 +22,14 @@ import numpy as np
 
 from core.baseline import Baseline
 from core.features import face_features
-from core.smoothing import Hysteresis, OneEuroFilter, band
-from core.types import FaceObservation, SmileKind, SmileReading
+from core.smoothing import OneEuroFilter, StickyLine
+from core.types import GENUINE_LINE, SMILE_LINE, FaceObservation, SmileReading, kind_of
 
 log = logging.getLogger(__name__)
 
 MODEL_PATH = Path(__file__).with_name("score_model.json")
-SMILE_AT = 50.0    # score at which a face counts as smiling
-GENUINE_AT = 50.0  # eye engagement at which a smile counts as genuine
-GENUINE_OFF = 44.0  # ... and below which a tracked genuine smile stops being genuine
+SMILE_BAND = 4.0   # a tracked smile stops being one only below SMILE_LINE minus this
+GENUINE_BAND = 6.0  # ... and a tracked genuine smile stops being genuine below GENUINE_LINE minus this
 NEUTRAL_BELOW = 30.0  # frames scoring under this teach the visitor's neutral baseline
 CLIP_SD = 5.0  # standardised features are clipped here: a misplaced landmark cannot dominate the score
 
@@ -113,13 +112,6 @@ def eye_engagement(feats: Mapping[str, float], model: ScoreModel, baseline: Base
     return 100.0 * _sigmoid(model.eye_slope * (e - model.eye_centre))
 
 
-def kind_of(score: float, eye: float) -> SmileKind:
-    """Genuine: smiling with the eyes engaged; posed: smiling without; none: not smiling."""
-    if score < SMILE_AT:
-        return SmileKind.NONE
-    return SmileKind.GENUINE if eye >= GENUINE_AT else SmileKind.POSED
-
-
 def score_face(obs: FaceObservation, baseline: Baseline | None = None, model: ScoreModel | None = None) -> SmileReading:
     """Score one face from one frame, unsmoothed (`raw_score == score`)."""
     model = model or load_model()
@@ -134,31 +126,35 @@ class SmileTracker:
     """Per-visitor state for ONE tracked face: smoothing, kind hysteresis, neutral baseline.
 
     `update(obs, t_ms)` returns the displayed reading (None when there is no face). The score
-    and eye engagement go through One Euro filters (steady when still, quick on a change); eye
-    engagement switches "genuine" on at 50 and off only below 44; and the displayed kind changes
-    only after the new kind has held for `kind_hold_ms`. Frames that read as
+    and eye engagement go through One Euro filters (steady when still, quick on a change), then
+    through a band at their line (`StickyLine`): the score reaches the smiling line at once but
+    leaves it only below SMILE_LINE - SMILE_BAND, and is held at the line in between; the eye
+    engagement likewise at the genuine line. The kind is derived from those displayed numbers
+    (`kind_of`), so it changes in the same frame as the number and never contradicts it, and
+    a face held at the line does not flicker. Frames that read as
     clearly not smiling teach the visitor's neutral eyes; when the face has been gone for
     `grace_ms` everything is forgotten (the next face is probably someone else).
     """
 
     def __init__(self, *, min_cutoff: float = 0.5, beta: float = 0.01, d_cutoff: float = 1.0,
-                 kind_hold_ms: float = 300.0, grace_ms: float = 1500.0, model: ScoreModel | None = None) -> None:
+                 smile_band: float = SMILE_BAND, genuine_band: float = GENUINE_BAND, grace_ms: float = 1500.0,
+                 model: ScoreModel | None = None) -> None:
         self._score = OneEuroFilter(min_cutoff=min_cutoff, beta=beta, d_cutoff=d_cutoff)
         self._eye = OneEuroFilter(min_cutoff=min_cutoff, beta=beta, d_cutoff=d_cutoff)
-        self._kind: Hysteresis[SmileKind] = Hysteresis(hold_ms=kind_hold_ms)
+        self._score_line = StickyLine(at=SMILE_LINE, band=smile_band)
+        self._eye_line = StickyLine(at=GENUINE_LINE, band=genuine_band)
         self.baseline = Baseline()
         self.grace_ms = grace_ms
         self.model = model
         self._last_seen: float | None = None
-        self._engaged = False
 
     def reset(self) -> None:
         self._score.reset()
         self._eye.reset()
-        self._kind.reset()
+        self._score_line.reset()
+        self._eye_line.reset()
         self.baseline.reset()
         self._last_seen = None
-        self._engaged = False
 
     def update(self, obs: FaceObservation | None, t_ms: float) -> SmileReading | None:
         if obs is None:
@@ -173,10 +169,7 @@ class SmileTracker:
         raw = score_face(obs, self.baseline, model)
         if raw.raw_score < NEUTRAL_BELOW:
             self.baseline.update({n: raw.features[n] for n in model.eye_cues})
-        score = float(np.clip(self._score(raw.raw_score, t_ms), 0.0, 100.0))
-        eye = float(np.clip(self._eye(raw.eye_engagement, t_ms), 0.0, 100.0))
-        self._engaged = band(eye, self._engaged, on=GENUINE_AT, off=GENUINE_OFF)
-        proposed = SmileKind.NONE if score < SMILE_AT else (SmileKind.GENUINE if self._engaged else SmileKind.POSED)
-        kind = self._kind(proposed, t_ms)
-        return SmileReading(t_ms=t_ms, score=score, kind=kind, eye_engagement=eye, box=obs.box,
+        score = self._score_line(float(np.clip(self._score(raw.raw_score, t_ms), 0.0, 100.0)))
+        eye = self._eye_line(float(np.clip(self._eye(raw.eye_engagement, t_ms), 0.0, 100.0)))
+        return SmileReading(t_ms=t_ms, score=score, kind=kind_of(score, eye), eye_engagement=eye, box=obs.box,
                             raw_score=raw.raw_score, confidence=raw.confidence, features=raw.features)

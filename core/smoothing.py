@@ -3,8 +3,11 @@
 The raw score jitters with landmark noise from frame to frame; a moving average would make it
 steady but late. The One Euro filter (Casiez, Roussel & Vogel, CHI 2012) is a low-pass filter
 whose cut-off rises with the signal's speed: a still face gets heavy smoothing, a smile that
-starts gets through almost at once. The smile kind is a category, so it gets hysteresis
-instead: a new kind must hold for a while before the display switches to it.
+starts gets through almost at once. A value with a line on it (the score's smiling line, the
+eye engagement's genuine line) gets a band: it crosses the line at once on the way up but only
+leaves it when it has fallen clearly below, and in between it is held at the line, so the
+number shown and the kind derived from it never disagree and a face held at the line does not
+flicker.
 """
 
 from __future__ import annotations
@@ -96,3 +99,31 @@ class Hysteresis(Generic[K]):
 def band(value: float, previous: bool, *, on: float, off: float) -> bool:
     """Two-threshold switch: turns on at >= `on`, off only below `off` (off < on)."""
     return value >= off if previous else value >= on
+
+
+class StickyLine:
+    """A value with a line `at` that it crosses at once upwards but leaves only below
+    `at - band`; in between it is held at the line (`at`) while above, and the value shown
+    while below never reaches the line (at most `at - 1`), so a category derived from the shown
+    value with `>= at` flips at most once per real crossing.
+    """
+
+    def __init__(self, *, at: float, band: float) -> None:
+        if band < 0:
+            raise ValueError("band must be >= 0")
+        self.at, self.band = at, band
+        self.reset()
+
+    def reset(self) -> None:
+        self._above: bool | None = None
+
+    @property
+    def above(self) -> bool | None:
+        return self._above
+
+    def __call__(self, value: float) -> float:
+        if self._above is None or not self._above:
+            self._above = value >= self.at
+        elif value < self.at - self.band:
+            self._above = False
+        return max(value, self.at) if self._above else min(value, self.at - 1.0)

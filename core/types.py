@@ -6,6 +6,7 @@ Frozen, slotted dataclasses: cheap to create per frame, safe to hand between thr
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -49,6 +50,33 @@ class FaceObservation:
         return self.landmarks * np.array([w, h, w], dtype=np.float32)
 
 
+SMILE_LINE = 50.0
+"""The score at which a face counts as smiling: the one line every part of the program uses."""
+GENUINE_LINE = 50.0
+"""The eye engagement at which a smile counts as genuine (eye-engaged)."""
+
+
+def is_smiling(score: float) -> bool:
+    """A score at or above the smiling line."""
+    return score >= SMILE_LINE
+
+
+def shown_score(score: float) -> int:
+    """The whole number a screen shows for `score`: rounded half up, clamped to 0-100, and never
+    rounded up across the smiling line (49.7 shows 49), so the number and the kind always agree."""
+    return _shown(score, SMILE_LINE)
+
+
+def shown_eye(eye: float) -> int:
+    """The whole number a screen shows for an eye engagement, never rounded across GENUINE_LINE."""
+    return _shown(eye, GENUINE_LINE)
+
+
+def _shown(value: float, line: float) -> int:
+    n = min(100, max(0, math.floor(value + 0.5)))
+    return min(n, math.ceil(line) - 1) if value < line else max(n, math.ceil(line))
+
+
 class SmileKind(str, enum.Enum):
     """How a smile reads: eye-engaged (Duchenne), mouth-only, or no smile."""
 
@@ -56,17 +84,20 @@ class SmileKind(str, enum.Enum):
     POSED = "posed"
     NONE = "none"
 
-    @property
-    def label(self) -> str:
-        """Words for the screen."""
-        return {"genuine": "Genuine smile", "posed": "Posed smile", "none": "No smile"}[self.value]
+
+def kind_of(score: float, eye: float) -> SmileKind:
+    """The kind a reading shows, from the numbers it shows: none under the smiling line,
+    genuine at or above it with the eyes engaged, else posed."""
+    if not is_smiling(score):
+        return SmileKind.NONE
+    return SmileKind.GENUINE if eye >= GENUINE_LINE else SmileKind.POSED
 
 
 @dataclass(frozen=True, slots=True)
 class SmileReading:
     """The scorer's verdict on one face at one moment.
 
-    `score` 0-100 (>= 50 means smiling), `eye_engagement` 0-100, `raw_score` before any
+    `score` 0-100 (at or above SMILE_LINE means smiling), `eye_engagement` 0-100, `raw_score` before any
     smoothing, `confidence` 0-1 of the face itself, `box` normalised like the observation.
     """
 
@@ -81,4 +112,4 @@ class SmileReading:
 
     @property
     def smiling(self) -> bool:
-        return self.score >= 50.0
+        return is_smiling(self.score)

@@ -19,7 +19,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from core.types import SmileKind, SmileReading
+from core.types import SmileKind, SmileReading, is_smiling
 from kiosk.photos import PhotoNotSaved, PhotoStore
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ class PhotoBooth:
 
     def step(self, now_ms: float, reading: SmileReading | None, preview: np.ndarray | None,
              camera: StillCamera) -> BoothView:
-        smiling = reading is not None and reading.score >= 50.0
+        smiling = reading is not None and is_smiling(reading.score)
         if smiling and not self._smiling:
             self._writer.submit(self.store.saw_smile)  # counters are written off the display thread
         self._smiling = smiling

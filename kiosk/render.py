@@ -19,7 +19,7 @@ import numpy as np
 import pygame
 import pygame.gfxdraw
 
-from core.types import SmileKind, SmileReading
+from core.types import SmileKind, SmileReading, shown_eye, shown_score
 from kiosk.view import Screen, View
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ class Renderer:
     def _score_panel(self, r: SmileReading, canvas: pygame.Surface) -> None:
         u, h = self.u, self.h
         canvas.blit(self._band, (0, h - self._band.get_height()))
-        gauge = self._gauge_surface(round(r.score))
+        gauge = self._gauge_surface(shown_score(r.score))
         gx = round(4 * u)
         gy = h - gauge.get_height() - round(4 * u)
         canvas.blit(gauge, (gx, gy))
@@ -158,7 +158,7 @@ class Renderer:
         kind_colour = KIND_COLOURS[r.kind]
         caption = self._label("SMILE SCORE", round(4.2 * u), MUTED, shadow=True)
         kind = self._label(r.kind.label, round(9 * u), kind_colour, shadow=True)
-        eye_label = self._label(f"Eye engagement  {round(r.eye_engagement)}", round(4.6 * u), INK, shadow=True)
+        eye_label = self._label(f"Eye engagement  {shown_eye(r.eye_engagement)}", round(4.6 * u), INK, shadow=True)
         bar_w, bar_h = min(self.w - tx - round(5 * u), round(60 * u)), max(4, round(2.2 * u))
         y = gy + round(1 * u)
         canvas.blit(caption, (tx, y))

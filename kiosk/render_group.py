@@ -16,7 +16,7 @@ import numpy as np
 import pygame
 import pygame.gfxdraw
 
-from core.types import SmileKind
+from core.types import SmileKind, is_smiling, shown_score
 from kiosk.render import INK, KIND_COLOURS, MUTED, SHADE, _thick_arc, score_colour
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ class GroupPainter:
 
     def _tag(self, score: float, kind: SmileKind, box, mirror: bool, canvas: pygame.Surface) -> None:
         cx, cy, above = self._anchor(box, mirror)
-        gauge = self._gauge(round(score))
+        gauge = self._gauge(shown_score(score))
         canvas.blit(gauge, gauge.get_rect(center=(round(cx), round(cy))))
         u = self.r.u
         label = self.r._label(kind.label if kind is not SmileKind.NONE else "Smile!", round(5 * u),
@@ -175,7 +175,7 @@ class GroupPainter:
         x = tx + dot
         for f in faces:
             colour = score_colour(f.reading.score)
-            if f.reading.score >= 50:
+            if is_smiling(f.reading.score):
                 pygame.gfxdraw.filled_circle(canvas, x, y + dot, dot, colour)
             pygame.gfxdraw.aacircle(canvas, x, y + dot, dot, colour)
             pygame.gfxdraw.aacircle(canvas, x, y + dot, dot - 1, colour)

@@ -82,3 +82,48 @@ def face_video(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> P
     cat = cv2.resize(load_rgb(model_cache / assets.CHELSEA.filename), (640, 480))
     frames += [cat] * 30
     return write_video(tmp_path_factory.mktemp("video") / "face_then_cat.avi", frames)
+
+
+def observe_frames(model_path: Path, frames, period_ms: float = 1000.0 / 15) -> list:
+    """Run the real landmarker (VIDEO mode, as the mirror does) over frames at `period_ms`
+    apart; returns the first face of each frame (None where there is none)."""
+    from core.landmarker import MediapipeLandmarker
+
+    out = []
+    with MediapipeLandmarker(model_path) as lm:
+        for i, rgb in enumerate(frames):
+            faces = lm.detect(rgb, i * period_ms)
+            out.append(faces[0] if faces else None)
+    return out
+
+
+def held_face_frames(photo: np.ndarray, n: int = 150, seed: int = 1) -> list[np.ndarray]:
+    """A real face held still in front of a camera: the photo with a slow sway of a pixel or two
+    and sensor noise (sigma 3 grey levels) in every frame, 640x480."""
+    rgb = cv2.resize(photo, (640, 640))[80:560]
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(n):
+        t = i * 1000.0 / 15
+        dx = 1.5 * np.sin(t / 900) + rng.normal(0, 0.3)
+        dy = 1.0 * np.cos(t / 1300) + rng.normal(0, 0.3)
+        shifted = cv2.warpAffine(rgb, np.float32([[1, 0, dx], [0, 1, dy]]), (640, 480), borderMode=cv2.BORDER_REFLECT)
+        frames.append(np.clip(shifted + rng.normal(0, 3, shifted.shape), 0, 255).astype(np.uint8))
+    return frames
+
+
+@pytest.fixture(scope="session")
+def held_face_series(model_path: Path, astronaut: np.ndarray) -> list:
+    """Ten seconds of real observations (15 per second) of a real face held still."""
+    return observe_frames(model_path, held_face_frames(astronaut))
+
+
+@pytest.fixture(scope="session")
+def swaying_face_series(model_path: Path, model_cache: Path) -> list:
+    """Ten seconds of real observations (15 per second) of the demo face drifting, turning and
+    zooming as a visitor sways in front of the mirror."""
+    from core.sources.demo import DemoSource
+
+    demo = DemoSource(size=(640, 480), fps=30, pace=False, cache=model_cache)
+    frames = [demo.read().rgb for _ in range(300)][::2]
+    return observe_frames(model_path, frames)

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from core.baseline import Baseline
 from core.features import face_features
-from core.scoring import MODEL_PATH, SMILE_AT, SmileTracker, eye_engagement, kind_of, load_model, score_face, \
+from core.scoring import MODEL_PATH, SmileTracker, eye_engagement, kind_of, load_model, score_face, \
     transform_feature
-from core.types import FaceObservation, SmileKind
+from core.types import SMILE_LINE as SMILE_AT, FaceObservation, SmileKind
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -150,11 +150,14 @@ def test_tracker_learns_and_forgets_the_visitor() -> None:
     assert not tr.baseline.ready  # gone longer than the grace period: forgotten
 
 
-def test_tracker_kind_holds_against_flicker() -> None:
-    tr = SmileTracker(kind_hold_ms=300, min_cutoff=100, beta=0)  # no smoothing: test the hysteresis alone
+def test_tracker_kind_follows_the_number_at_once() -> None:
+    """Leaving a smile shows "no smile" in the same frame as the number drops under the line,
+    never "7 - posed smile"."""
+    tr = SmileTracker(min_cutoff=100, beta=0)  # no smoothing: the line alone
     faces = [fake_face(0.9, lift=0.15), fake_face(0.0)] * 2
-    kinds = [tr.update(f, t).kind for f, t in zip(faces, (0, 50, 100, 150))]
-    assert kinds == [kinds[0]] * 4
+    readings = [tr.update(f, t) for f, t in zip(faces, (0, 50, 100, 150))]
+    assert [r.kind is SmileKind.NONE for r in readings] == [False, True, False, True]
+    assert all((r.score >= SMILE_AT) == (r.kind is not SmileKind.NONE) for r in readings)
 
 
 def test_tracker_reset() -> None:
