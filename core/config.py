@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -25,8 +26,14 @@ CONFIG_ENV = "SMILE_MIRROR_CONFIG"
 
 
 def _opt(default: Any, help: str, *, choices: tuple = (), lo: float | None = None,
-         hi: float | None = None) -> Any:
-    return field(default=default, metadata={"help": help, "choices": choices, "lo": lo, "hi": hi})
+         hi: float | None = None, pattern: str = "", shape: str = "") -> Any:
+    """One config key: its default, its meaning, and what is allowed (choices, a range, or a
+    regular expression the whole string must match, described to the user as `shape`)."""
+    return field(default=default, metadata={"help": help, "choices": choices, "lo": lo, "hi": hi,
+                                            "pattern": pattern, "shape": shape})
+
+
+LANGUAGES = ("de", "en", "es", "fr")  # the shipped catalogues (kiosk/i18n); a test keeps them in step
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +56,11 @@ class DisplayConfig:
     rotate: int = _opt(0, "rotate the picture for portrait screens (degrees)", choices=(0, 90, 180, 270))
     width: int = _opt(1280, "window size when not fullscreen", lo=160, hi=7680)
     height: int = _opt(720, "window size when not fullscreen", lo=120, hi=4320)
+    language: str = _opt("en", "language of every word on screen ([text] replaces single strings)",
+                         choices=LANGUAGES)
+    logo: str = _opt("", "the venue's logo, an image file (PNG with transparency, or JPEG); empty: none")
+    accent: str = _opt("#ffce54", "the venue's accent colour (genuine smiles, highlights)",
+                       pattern=r"#[0-9a-fA-F]{6}", shape='a colour "#rrggbb" such as "#ffce54"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +116,8 @@ class Config:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     run: RunConfig = field(default_factory=RunConfig)
     booth: BoothConfig = field(default_factory=BoothConfig)
+    # [text]: a venue's words, by catalogue key (kiosk.text checks the keys and placeholders)
+    text: Mapping[str, str] = field(default_factory=dict)
 
     def replace(self, overrides: Mapping[str, Any], origin: str = "command line") -> "Config":
         """A copy with dotted-key overrides (`{"source.spec": "demo"}`) applied and checked."""
@@ -114,13 +128,17 @@ class Config:
         return _apply(self, nested, origin)
 
 
-SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(Config)}  # type: ignore[misc]
+FREE_TABLES = ("text",)  # tables of free keys (strings only), not declared with _opt
+SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(Config)  # type: ignore[misc]
+                             if f.name not in FREE_TABLES}
 
 
 def _describe(f: dataclasses.Field) -> str:
     meta = f.metadata
     if meta.get("choices"):
         return "one of " + ", ".join(repr(c) for c in meta["choices"])
+    if meta.get("shape"):
+        return meta["shape"]
     kind = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[_type_of(f)]
     lo, hi = meta.get("lo"), meta.get("hi")
     if lo is not None and hi is not None:
@@ -145,6 +163,8 @@ def _check(section: str, f: dataclasses.Field, value: Any, origin: str) -> Any:
     meta = f.metadata
     if ok and meta.get("choices") and value not in meta["choices"]:
         ok = False
+    if ok and meta.get("pattern") and not re.fullmatch(meta["pattern"], value):
+        ok = False
     if ok and want in (int, float):
         lo, hi = meta.get("lo"), meta.get("hi")
         finite = not isinstance(value, float) or math.isfinite(value)  # TOML allows inf and nan
@@ -164,10 +184,14 @@ def _shown(name: str) -> str:
 def _apply(base: Config, data: Mapping[str, Any], origin: str) -> Config:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{origin}: expected a TOML table at the top level.")
-    sections = {}
+    sections: dict[str, Any] = {}
     for section, values in data.items():
+        if section in FREE_TABLES:
+            sections[section] = {**getattr(base, section), **_free_table(section, values, origin)}
+            continue
         if section not in SECTIONS:
-            raise ConfigError(f"{origin}: unknown section [{_shown(section)}]; known sections: {', '.join(SECTIONS)}.")
+            raise ConfigError(f"{origin}: unknown section [{_shown(section)}]; known sections: "
+                              f"{', '.join((*SECTIONS, *FREE_TABLES))}.")
         if not isinstance(values, Mapping):
             raise ConfigError(f"{origin}: [{section}] must be a table of keys, not {type(values).__name__}.")
         known = {f.name: f for f in fields(SECTIONS[section])}
@@ -179,6 +203,17 @@ def _apply(base: Config, data: Mapping[str, Any], origin: str) -> Config:
             checked[key] = _check(section, known[key], value, origin)
         sections[section] = dataclasses.replace(getattr(base, section), **checked)
     return dataclasses.replace(base, **sections)
+
+
+def _free_table(section: str, values: Any, origin: str) -> dict[str, str]:
+    """A table of free keys whose values are all strings (which keys exist is for its user to say)."""
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{origin}: [{section}] must be a table of keys, not {type(values).__name__}.")
+    for key, value in values.items():
+        if not isinstance(value, str):
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+            raise ConfigError(f"{origin}: {section}.{_shown(key)} = {shown} is not allowed; it must be a string.")
+    return dict(values)
 
 
 def state_dir(config: Config) -> Path:
@@ -222,6 +257,11 @@ def to_toml(config: Config) -> str:
             lines.append(f"# {f.metadata['help']} ({_describe(f)})")
             lines.append(f"{f.name} = {_toml_value(getattr(values, f.name))}")
         lines.append("")
+    lines += ["# The venue's own words: any visitor-facing string by its key (the msgids in",
+              "# kiosk/i18n/en/LC_MESSAGES/smile-mirror.po), e.g. attract_title = \"Welcome to the museum\"",
+              "[text]"]
+    lines += [f"{key} = {_toml_value(value)}" for key, value in config.text.items()]
+    lines.append("")
     return "\n".join(lines)
 
 

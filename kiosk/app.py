@@ -30,6 +30,7 @@ from kiosk.display import QUIT, TOGGLE_DIAGNOSTICS
 from kiosk.group import GroupMode, GroupView
 from kiosk.render import Renderer
 from kiosk.states import KioskStates
+from kiosk.text import t
 from kiosk.view import Screen, View
 
 log = logging.getLogger(__name__)
@@ -70,12 +71,12 @@ class App:
                  scheduler: Scheduler | None = None, notifier: Notifier | None = None, frames: int = 0,
                  readings: TextIO | None = None, diagnostics: bool = False, synchronous: bool = False,
                  stale_s: float = 1.5, backoff_s: tuple[float, float] = (0.5, 10.0),
-                 booth: PhotoBooth | None = None, group: GroupMode | None = None) -> None:
+                 booth: PhotoBooth | None = None, group: GroupMode | None = None, branding=None) -> None:
         self.capture = CaptureThread(open_source, backoff_s=backoff_s, stale_s=stale_s)
         self.inference = SyncInference(landmarker) if synchronous else InferenceWorker(landmarker)
         self.scheduler = scheduler or Scheduler()
         self.display = display
-        self.renderer = Renderer(display.size) if display.wants_pixels else None
+        self.renderer = Renderer(display.size, branding) if display.wants_pixels else None
         self.notifier = notifier or NullNotifier()
         self.states = KioskStates()
         self.tracker = SmileTracker()
@@ -304,9 +305,9 @@ _STATUS = {Screen.ATTRACT: "Waiting for a visitor", Screen.MIRROR: "Scoring a vi
 
 def _words(screen: Screen, status) -> tuple[str, str]:
     if screen is Screen.UNAVAILABLE:
-        return "Camera unavailable", "Reconnecting by itself. The mirror will be back in a moment."
+        return t("camera_unavailable_title"), t("camera_unavailable_detail")
     if screen is Screen.FAILSAFE:
-        return "One moment", "The mirror is restarting its view."
+        return t("failsafe_title"), t("failsafe_detail")
     return "", ""
 
 

@@ -19,8 +19,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from core.types import SmileKind, SmileReading, is_smiling
+from core.types import SmileKind, SmileReading, is_smiling, shown_score
 from kiosk.photos import PhotoNotSaved, PhotoStore
+from kiosk.text import kind_label, t
 
 log = logging.getLogger(__name__)
 
@@ -222,10 +223,10 @@ class PhotoBooth:
         if now_ms != float("inf"):
             self.trigger.restart_review(now_ms)
         if image is None:
-            self._note("Photo not taken: no camera picture", now_ms)
+            self._note(t("photo_not_taken"), now_ms)
             return
         self._photo = image
-        self._caption = (f"Smile Score {round(reading.score)}  ·  {reading.kind.label}" if reading is not None
+        self._caption = (t("booth_caption", score=shown_score(reading.score), kind=kind_label(reading.kind)) if reading is not None
                          else "")
         self._saving = self._writer.submit(self.store.save, image, reading)
 
@@ -238,15 +239,15 @@ class PhotoBooth:
         except PhotoNotSaved as exc:
             self.failures += 1
             log.warning("photo not saved: %s", exc)
-            self._note(f"Photo not saved: {exc}", now_ms)
+            self._note(t("photo_not_saved", reason=t(exc.key, error=exc.detail)), now_ms)
             return
         except Exception as exc:  # never let a writer bug reach the screen
             self.failures += 1
             log.exception("photo writer failed")
-            self._note(f"Photo not saved ({type(exc).__name__})", now_ms)
+            self._note(t("photo_not_saved", reason=t("photo_write_failed", error=type(exc).__name__)), now_ms)
             return
         self.saved.append(path)
-        self._note("Photo saved", now_ms)
+        self._note(t("photo_saved"), now_ms)
 
     def _note(self, text: str, now_ms: float) -> None:
         self._notice, self._notice_at = text, now_ms

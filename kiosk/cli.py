@@ -194,6 +194,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not os.environ.get(DEBUG_ENV):
         logging.getLogger().setLevel(config.run.log_level)
     model = verified_model(config)
+    from kiosk import text
+    from kiosk.branding import branding_from
+
+    text.use(text.Catalogue(config.display.language, config.text, cache=model_cache(config)))
+    branding = branding_from(config.display)  # a missing or undecodable logo stops here
     from core.scheduler import Scheduler
     from core.sources import SourceOpener
     from kiosk.app import App, open_readings
@@ -226,7 +231,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                   landmarker=landmarker, display=display,
                   scheduler=Scheduler(score_hz=p.score_hz, idle_hz=p.idle_hz, max_cpu=p.max_cpu),
                   notifier=SystemdNotifier(), frames=config.run.frames, readings=readings,
-                  diagnostics=config.display.diagnostics)
+                  diagnostics=config.display.diagnostics, branding=branding)
         return app.run()
 
 
@@ -353,7 +358,14 @@ def cmd_config(args: argparse.Namespace) -> int:
     if args.action == "default":
         print(to_toml(Config()), end="")
         return 0
-    load_config(args.file)
+    from kiosk.text import check_overrides
+
+    config = load_config(args.file)
+    check_overrides(config.text)
+    if config.display.logo:
+        from kiosk.branding import load_logo
+
+        load_logo(config.display.logo)
     print("config OK")
     return 0
 

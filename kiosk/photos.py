@@ -23,12 +23,21 @@ import cv2
 import numpy as np
 
 from core.types import SmileReading
+from kiosk.text import N_
 
 log = logging.getLogger(__name__)
 
 
 class PhotoNotSaved(OSError):
-    """A photo could not be written; the message is fit for the screen."""
+    """A photo could not be written. The message is for the log; `key` names the words the
+    screen shows (kiosk.text), `detail` fills their {error}."""
+
+    def __init__(self, message: str, key: str = N_("photo_write_failed"), detail: str = "") -> None:
+        super().__init__(message)
+        self.key, self.detail = key, detail or message
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def _write_atomically(path: Path, data: bytes, *, exclusive: bool) -> None:
@@ -95,7 +104,7 @@ class PhotoStore:
         ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
                                 [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
         if not ok:
-            raise PhotoNotSaved("the photo could not be encoded")
+            raise PhotoNotSaved("the photo could not be encoded", N_("photo_encode_failed"))
         data = jpeg.tobytes()
         meta = {"time": when.isoformat(timespec="milliseconds"), "width": int(rgb.shape[1]),
                 "height": int(rgb.shape[0])}
@@ -109,7 +118,7 @@ class PhotoStore:
             path = self._claim(when, suffix, data)
             _write_atomically(path.with_suffix(".json"), sidecar, exclusive=False)
         except OSError as exc:
-            raise PhotoNotSaved(_reason(exc)) from None
+            raise _not_saved(exc) from None
         self.counters.took_photo(reading.score if reading else 0.0, when.date().isoformat())
         self.save_counters()
         self.prune()
@@ -127,15 +136,15 @@ class PhotoStore:
                 return path
             except FileExistsError:
                 continue
-        raise PhotoNotSaved("no free file name for the photo")
+        raise PhotoNotSaved("no free file name for the photo", N_("photo_no_name"))
 
     def _check_space(self, needed: int) -> None:
         try:
             free = shutil.disk_usage(self.dir).free
         except OSError as exc:
-            raise PhotoNotSaved(_reason(exc)) from None
+            raise _not_saved(exc) from None
         if free < needed + self.min_free_bytes:
-            raise PhotoNotSaved("the disk is full")
+            raise PhotoNotSaved("the disk is full", N_("photo_disk_full"))
 
     def photos(self) -> list[Path]:
         """Saved photos, oldest first."""
@@ -198,3 +207,10 @@ def _reason(exc: OSError) -> str:
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return "the photo folder is not writable"
     return f"the photo could not be written ({exc.strerror or exc})"
+
+
+def _not_saved(exc: OSError) -> PhotoNotSaved:
+    """The PhotoNotSaved for an OS error, with the key of its words on screen."""
+    key = (N_("photo_disk_full") if exc.errno in (errno.ENOSPC, errno.EDQUOT) else
+           N_("photo_not_writable") if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else N_("photo_write_failed"))
+    return PhotoNotSaved(_reason(exc), key, str(exc.strerror or exc))

@@ -20,10 +20,12 @@ import pygame
 import pygame.gfxdraw
 
 from core.types import SmileKind, SmileReading, shown_eye, shown_score
+from kiosk.text import kind_label, t
 from kiosk.view import Screen, View
 
 if TYPE_CHECKING:
     from kiosk.booth import BoothView
+    from kiosk.branding import Branding
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,7 @@ def cover_rect(src: tuple[int, int], dst: tuple[int, int]) -> tuple[pygame.Rect,
 class Renderer:
     """Draws Views on a canvas of a fixed size; owns every cache."""
 
-    def __init__(self, size: tuple[int, int]) -> None:
+    def __init__(self, size: tuple[int, int], branding: "Branding | None" = None) -> None:
         if not pygame.font.get_init():
             pygame.font.init()
         self.size = size
@@ -77,6 +79,12 @@ class Renderer:
         self._white = pygame.Surface(size)
         self._white.fill((255, 255, 255))
         self._group = None  # group mode's painter, made on first use (issue 9)
+        self.kind_colours = dict(KIND_COLOURS)
+        self._logo: pygame.Surface | None = None
+        if branding is not None:
+            self.kind_colours[SmileKind.GENUINE] = branding.accent
+            if branding.logo is not None:
+                self._logo = _fit(branding.logo, (round(self.w * 0.4), round(self.h * 0.12)))
 
     # -- public -----------------------------------------------------------------------------
     def draw(self, view: View, canvas: pygame.Surface) -> None:
@@ -88,7 +96,7 @@ class Renderer:
             self._notice(view, canvas)
         elif view.screen is Screen.ATTRACT and booth is not None and booth.photo is not None:
             self._photo(booth.photo, canvas)  # slideshow of the latest photos
-            self._attract(view, canvas, "Smile to take a photo", "the mirror takes it when you really smile")
+            self._attract(view, canvas, t("booth_attract_title"), t("booth_attract_detail"))
         else:
             self._camera(view.frame, view.mirror, canvas)
             # -- group mode (issue 9): kiosk/render_group.py draws faces, meter, sparks --
@@ -155,10 +163,10 @@ class Renderer:
         gy = h - gauge.get_height() - round(4 * u)
         canvas.blit(gauge, (gx, gy))
         tx = gx + gauge.get_width() + round(4 * u)
-        kind_colour = KIND_COLOURS[r.kind]
-        caption = self._label("SMILE SCORE", round(4.2 * u), MUTED, shadow=True)
-        kind = self._label(r.kind.label, round(9 * u), kind_colour, shadow=True)
-        eye_label = self._label(f"Eye engagement  {shown_eye(r.eye_engagement)}", round(4.6 * u), INK, shadow=True)
+        kind_colour = self.kind_colours[r.kind]
+        caption = self._label(t("score_caption"), round(4.2 * u), MUTED, shadow=True)
+        kind = self._label(kind_label(r.kind), round(9 * u), kind_colour, shadow=True)
+        eye_label = self._label(t("eye_engagement", value=shown_eye(r.eye_engagement)), round(4.6 * u), INK, shadow=True)
         bar_w, bar_h = min(self.w - tx - round(5 * u), round(60 * u)), max(4, round(2.2 * u))
         y = gy + round(1 * u)
         canvas.blit(caption, (tx, y))
@@ -167,7 +175,7 @@ class Renderer:
         y += kind.get_height() + round(1.6 * u)
         canvas.blit(eye_label, (tx, y))
         y += eye_label.get_height() + round(1.2 * u)
-        self._bar(canvas, pygame.Rect(tx, y, bar_w, bar_h), r.eye_engagement / 100.0, KIND_COLOURS[SmileKind.GENUINE])
+        self._bar(canvas, pygame.Rect(tx, y, bar_w, bar_h), r.eye_engagement / 100.0, self.kind_colours[SmileKind.GENUINE])
 
     def _attract(self, view: View, canvas: pygame.Surface, title: str = "", detail: str = "") -> None:
         canvas.blit(self._dim, (0, 0))
@@ -178,10 +186,12 @@ class Renderer:
         ring = (*score_colour(50 + 30 * phase), 255)
         for k in range(max(2, round(0.8 * u))):
             pygame.gfxdraw.aacircle(canvas, centre[0], centre[1], radius - k, ring)
-        title = self._label(title or view.message or "Step closer", round(10 * u), INK, shadow=True)
-        sub = self._label(detail or view.detail or "and look at the screen", round(5.5 * u), MUTED, shadow=True)
+        title = self._label(title or view.message or t("attract_title"), round(10 * u), INK, shadow=True)
+        sub = self._label(detail or view.detail or t("attract_detail"), round(5.5 * u), MUTED, shadow=True)
         canvas.blit(title, title.get_rect(center=(self.w // 2, round(self.h * 0.78))))
         canvas.blit(sub, sub.get_rect(center=(self.w // 2, round(self.h * 0.78 + 9 * u))))
+        if self._logo is not None:
+            canvas.blit(self._logo, self._logo.get_rect(midtop=(self.w // 2, round(4 * u))))
 
     def _photo(self, rgb: np.ndarray, canvas: pygame.Surface) -> None:
         """A photo (review or slideshow): all of it, scaled once to fit, centred on the calm
@@ -206,16 +216,16 @@ class Renderer:
         u = self.u
         phase = booth.phase.value
         if phase == "building" and view.screen is Screen.MIRROR:
-            hint = self._label("Hold that smile", round(5.5 * u), INK, shadow=True)
+            hint = self._label(t("booth_hold"), round(5.5 * u), INK, shadow=True)
             bar = pygame.Rect(0, 0, round(50 * u), max(6, round(2.6 * u)))
             bar.midtop = (self.w // 2, round(4 * u) + hint.get_height() + round(1.5 * u))
             canvas.blit(hint, hint.get_rect(midtop=(self.w // 2, round(4 * u))))
-            self._bar(canvas, bar, booth.progress, KIND_COLOURS[SmileKind.GENUINE])
+            self._bar(canvas, bar, booth.progress, self.kind_colours[SmileKind.GENUINE])
         elif phase == "countdown" and booth.countdown:
             number = self._label(str(booth.countdown), round(45 * u), INK, shadow=True)
             canvas.blit(number, number.get_rect(center=(self.w // 2, self.h // 2)))
         elif phase == "armed" and view.screen is Screen.MIRROR:
-            hint = self._label("Smile to take a photo", round(4.5 * u), MUTED, shadow=True)
+            hint = self._label(t("booth_armed"), round(4.5 * u), MUTED, shadow=True)
             canvas.blit(hint, hint.get_rect(midtop=(self.w // 2, round(3 * u))))
         if booth.notice:
             text = self._label(booth.notice, round(4.5 * u), INK)
@@ -229,7 +239,7 @@ class Renderer:
     def _notice(self, view: View, canvas: pygame.Surface) -> None:
         canvas.fill(SHADE)
         u = self.u
-        title = self._label(view.message or "One moment", round(8 * u), INK)
+        title = self._label(view.message or t("notice_default"), round(8 * u), INK)
         sub = self._label(view.detail or "", round(4.5 * u), MUTED) if view.detail else None
         canvas.blit(title, title.get_rect(center=(self.w // 2, round(self.h * 0.45))))
         if sub is not None:
@@ -302,6 +312,14 @@ class Renderer:
             alpha = round(215 * min(1.0, y / (0.5 * height)) ** 1.3)
             pygame.draw.line(band, (*SHADE, alpha), (0, y), (self.w, y))
         return band
+
+
+def _fit(rgba: np.ndarray, box: tuple[int, int]) -> pygame.Surface:
+    """An RGBA image as a surface scaled (once) to fit inside `box`, keeping its shape."""
+    h, w = rgba.shape[:2]
+    scale = min(box[0] / w, box[1] / h)
+    surf = pygame.image.frombuffer(np.ascontiguousarray(rgba), (w, h), "RGBA")
+    return pygame.transform.smoothscale(surf, (max(1, round(w * scale)), max(1, round(h * scale))))
 
 
 def _arc_points(c: float, r: float, start: float, sweep: float, steps: int) -> Iterable[tuple[float, float]]:

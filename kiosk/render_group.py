@@ -17,6 +17,7 @@ import pygame
 import pygame.gfxdraw
 
 from core.types import SmileKind, is_smiling, shown_score
+from kiosk.text import kind_label, t
 from kiosk.render import INK, KIND_COLOURS, MUTED, SHADE, _thick_arc, score_colour
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ class GroupPainter:
         gauge = self._gauge(shown_score(score))
         canvas.blit(gauge, gauge.get_rect(center=(round(cx), round(cy))))
         u = self.r.u
-        label = self.r._label(kind.label if kind is not SmileKind.NONE else "Smile!", round(5 * u),
+        label = self.r._label(kind_label(kind) if kind is not SmileKind.NONE else t("group_smile_prompt"), round(5 * u),
                               KIND_COLOURS[kind] if kind is not SmileKind.NONE else MUTED, shadow=True)
         half = gauge.get_height() / 2
         gap = round(0.5 * u)  # the word sits on the side away from the face
@@ -140,7 +141,7 @@ class GroupPainter:
             alpha = round(255 * (1 - land))
             for k in range(max(2, round(0.7 * u))):
                 pygame.gfxdraw.aacircle(canvas, round(bx), round(by), radius + k, (*GOLD, alpha))
-            text = self.r._label(f"Smile passed on! ×{spark.length}" if spark.length > 2 else "Smile passed on!",
+            text = self.r._label(t("contagion_chain", length=spark.length) if spark.length > 2 else t("contagion_passed"),
                                  round(4.6 * u), GOLD, shadow=True)
             text.set_alpha(alpha)
             y = by - self._radius() - 9.5 * u  # over the newcomer's tag, off their face
@@ -157,12 +158,12 @@ class GroupPainter:
         gx, gy = round(4 * u), h - gauge.get_height() - round(4 * u)
         canvas.blit(gauge, (gx, gy))
         tx = gx + gauge.get_width() + round(4 * u)
-        caption = r._label("GROUP SMILE", round(4.2 * u), MUTED, shadow=True)
+        caption = r._label(t("group_caption"), round(4.2 * u), MUTED, shadow=True)
         if group.celebration > 0:  # the words pop in where the count was
             pop = min(1.0, group.celebration / 0.1)
-            count = r._label("Everybody's smiling!", round((7.5 + 1.8 * (1 - (1 - pop) ** 2)) * u), GOLD, shadow=True)
+            count = r._label(t("group_everybody"), round((7.5 + 1.8 * (1 - (1 - pop) ** 2)) * u), GOLD, shadow=True)
         else:
-            count = r._label(f"{group.smiling} of {group.present} smiling", round(9 * u),
+            count = r._label(t("group_count", smiling=group.smiling, present=group.present), round(9 * u),
                              GOLD if group.present > 1 and group.smiling == group.present else INK, shadow=True)
         y = gy + round(1 * u)
         canvas.blit(caption, (tx, y))
@@ -181,7 +182,7 @@ class GroupPainter:
             pygame.gfxdraw.aacircle(canvas, x, y + dot, dot - 1, colour)
             x += round(3 * dot)
         if group.chains:
-            chains = r._label(f"Smile chains  {group.chains}", round(4.6 * u), MUTED, shadow=True)
+            chains = r._label(t("group_chains", count=group.chains), round(4.6 * u), MUTED, shadow=True)
             canvas.blit(chains, (x + dot, y + dot - chains.get_height() // 2))
 
     def _celebrate(self, t: float, canvas: pygame.Surface) -> None:
