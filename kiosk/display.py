@@ -3,12 +3,15 @@ window), a headless log, or an off-screen recorder for tests and benchmarks.
 
 All three take the same arguments and expose the same small interface (as picamera2's
 NullPreview mirrors the real previews), so the app never asks which one it has.
-The pygame display draws at the camera's own resolution, cropped to the screen's shape, and
-lets SDL scale it to the screen (`pygame.SCALED`): no per-frame rescale in Python.
+Fullscreen, the pygame display draws at the camera's own resolution, cropped to the screen's
+shape, and lets SDL scale it to the screen (`pygame.SCALED`): no per-frame rescale in Python.
+A window is drawn at its own size (display.width x height).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 from pathlib import Path
@@ -96,11 +99,24 @@ class PygameDisplay(_Base):
         except pygame.error as exc:
             raise DisplayError(f"no screen could be opened ({exc}); use --display headless, or run from the "
                                f"desktop session or the console") from None
-        size = canvas_size(frame_size, screen, rotate)
+        if fullscreen:
+            size = canvas_size(frame_size, screen, rotate)
+        else:  # a window is exactly display.width x height: drawn at that size (SDL cannot resize a
+            size = (screen[1], screen[0]) if rotate in (90, 270) else screen  # SCALED window reliably)
         shown = (size[1], size[0]) if rotate in (90, 270) else size
-        flags = pygame.SCALED | (pygame.FULLSCREEN if fullscreen else pygame.RESIZABLE)
+        # On an X server without a window manager (an xinit kiosk) nobody honours a fullscreen
+        # request: the window keeps the canvas size and shows a cropped patch. A borderless
+        # window at 0,0 the size of the screen is what fullscreen means there.
+        bare_x = fullscreen and pygame.display.get_driver() == "x11" and x11_window_manager() is False
+        if bare_x:
+            os.environ["SDL_VIDEO_WINDOW_POS"] = "0,0"
+            flags = pygame.SCALED | pygame.NOFRAME
+        else:
+            flags = pygame.SCALED | pygame.FULLSCREEN if fullscreen else 0
         try:
             self._surface = pygame.display.set_mode(shown, flags, vsync=0)
+            if bare_x:
+                _cover_screen(screen)
         except pygame.error as exc:
             raise DisplayError(f"the display refused a {shown[0]}x{shown[1]} {'fullscreen' if fullscreen else 'window'} "
                                f"({exc})") from None
@@ -109,14 +125,61 @@ class PygameDisplay(_Base):
             pygame.mouse.set_visible(False)
         self.canvas = pygame.Surface(size) if rotate else self._surface
         self.size = size
-        log.info("display: %s %dx%d canvas on a %dx%d screen (driver %s)", "fullscreen" if fullscreen else "window",
-                 size[0], size[1], screen[0], screen[1], pygame.display.get_driver())
+        log.info("display: %s %dx%d canvas on a %dx%d %s (driver %s)",
+                 "fullscreen" if fullscreen else "window", size[0], size[1], screen[0], screen[1],
+                 "window" if not fullscreen else "screen, no window manager" if bare_x else "screen",
+                 pygame.display.get_driver())
 
     def present(self) -> None:
         if self.rotate:
             self._surface.blit(self._rotated(), (0, 0))
         pygame.display.flip()
         self.frames += 1
+
+
+def _cover_screen(size: tuple[int, int]) -> None:
+    """Put the (borderless, SCALED) window over the whole screen; SDL scales the canvas into it."""
+    from pygame._sdl2.video import Window
+
+    window = Window.from_display_module()
+    window.position = (0, 0)
+    if window.size != size:
+        window.size = size
+
+
+def x11_window_manager() -> bool | None:
+    """Whether the X server named by $DISPLAY has a window manager (EWMH's
+    _NET_SUPPORTING_WM_CHECK on the root window); None when libX11 or the server is not there."""
+    name = ctypes.util.find_library("X11")
+    if not name:
+        return None
+    try:
+        x = ctypes.CDLL(name)
+    except OSError:
+        return None
+    vp, ul = ctypes.c_void_p, ctypes.c_ulong
+    x.XOpenDisplay.restype, x.XOpenDisplay.argtypes = vp, [ctypes.c_char_p]
+    x.XDefaultRootWindow.restype, x.XDefaultRootWindow.argtypes = ul, [vp]
+    x.XInternAtom.restype, x.XInternAtom.argtypes = ul, [vp, ctypes.c_char_p, ctypes.c_int]
+    x.XGetWindowProperty.argtypes = [vp, ul, ul, ctypes.c_long, ctypes.c_long, ctypes.c_int, ul,
+                                     ctypes.POINTER(ul), ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ul),
+                                     ctypes.POINTER(ul), ctypes.POINTER(vp)]
+    x.XFree.argtypes, x.XCloseDisplay.argtypes = [vp], [vp]
+    display = x.XOpenDisplay(None)
+    if not display:
+        return None
+    try:
+        atom = x.XInternAtom(display, b"_NET_SUPPORTING_WM_CHECK", 1)
+        if not atom:
+            return False
+        kind, fmt, n, after, data = ul(), ctypes.c_int(), ul(), ul(), vp()
+        status = x.XGetWindowProperty(display, x.XDefaultRootWindow(display), atom, 0, 1, 0, 0, ctypes.byref(kind),
+                                      ctypes.byref(fmt), ctypes.byref(n), ctypes.byref(after), ctypes.byref(data))
+        if data.value:
+            x.XFree(data)
+        return status == 0 and n.value > 0
+    finally:
+        x.XCloseDisplay(display)
 
 
 class RecordingDisplay(_Base):
