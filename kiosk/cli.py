@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-# MediaPipe's C++ side logs through glog/absl to stderr; keep it to warnings and above.
+# MediaPipe's C++ side logs through glog (0.10) or absl (1.x) to fd 2: glog obeys this, absl
+# does not, so main() also filters fd 2 (kiosk.native_log) unless --verbose.
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -48,8 +49,11 @@ def frame_size(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="smile-mirror", description="A smile-score mirror for the Raspberry Pi.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = argparse.ArgumentParser(
+        prog="smile-mirror", description="A smile-score mirror for the Raspberry Pi.",
+        epilog="`./mirror [run options]` runs the mirror; `./mirror COMMAND ...` runs a command. "
+               "`smile-mirror COMMAND --help` lists a command's options (run's: `./mirror run --help`).")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the mirror (Pi camera, else a webcam, else the built-in demo)")
     run.add_argument("--config", help="TOML config file (default: $SMILE_MIRROR_CONFIG or /etc/smile-mirror/config.toml)")
@@ -75,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--frames", type=int, help="stop after N displayed frames (0: run until quit)")
     run.add_argument("--readings", help="write one JSON line per scored frame to this file")
     run.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    run.add_argument("--verbose", action="store_true", help="also show MediaPipe's native log, and debug lines")
 
     score = sub.add_parser("score", help="score photos: one JSON object per image on stdout")
     score.add_argument("paths", nargs="+", type=Path)
@@ -152,7 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
     csub.add_parser("default", help="print a commented default config.toml")
     chk = csub.add_parser("check", help="validate a config file")
     chk.add_argument("file", nargs="?")
+    _add_verbose(p)
     return p
+
+
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    """Every command (each leaf of the command tree) takes --verbose."""
+    children = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if children:
+        for child in children[0].choices.values():
+            _add_verbose(child)
+    elif not any("--verbose" in a.option_strings for a in parser._actions):
+        parser.add_argument("--verbose", action="store_true", help="also show MediaPipe's native log")
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -209,6 +225,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     group = config.run.mode == "group"
     src, p = config.source, config.pipeline
     cache = model_cache(config)
+    from core.sources import check_source
+
+    check_source(src.spec, width=src.width, height=src.height, fps=src.fps, cache=cache)  # a typo stops here
     with contextlib.ExitStack() as cleanup:  # until the App owns them: a failed start releases all
         display = open_display(config.display.mode, (src.width, src.height),
                                window=(config.display.width, config.display.height), rotate=config.display.rotate)
@@ -407,7 +426,14 @@ DEBUG_ENV = "SMILE_MIRROR_DEBUG"
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if os.environ.get(DEBUG_ENV) else logging.INFO,
+    verbose = getattr(args, "verbose", False)
+    if not verbose:
+        from kiosk.native_log import silence_native_log
+
+        silence_native_log()
+    if verbose and args.command == "run" and not args.log_level:
+        args.log_level = "DEBUG"
+    logging.basicConfig(level=logging.DEBUG if os.environ.get(DEBUG_ENV) or verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         return COMMANDS[args.command](args)

@@ -100,3 +100,94 @@ def test_a_failed_start_releases_the_model_quietly(model_cache: Path, tmp_path: 
                "--readings", str(tmp_path / "no" / "such" / "dir" / "r.jsonl"), cache=model_cache)
     assert done.returncode == 2 and "cannot write readings" in done.stderr
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+
+
+# ---- set-up edges: a typo stops the start; a camera is still retried ------------------------
+
+def _zero_frame_video(path: Path) -> Path:
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (64, 48))
+    writer.release()  # a container with no frame in it
+    return path
+
+
+@pytest.mark.parametrize("source, words", [
+    ("bogus", "unknown source 'bogus'"),
+    ("video:", "unknown source 'video:'"),
+    ("video:/no/such/clip.mp4", "video file /no/such/clip.mp4 does not exist"),
+    ("corrupt", "cannot be decoded"),
+    ("empty", "no frame that can be decoded"),
+    ("images:/no/such/*.jpg", "no images match"),
+])
+def test_a_source_that_can_never_work_stops_the_start(source: str, words: str, model_cache: Path,
+                                                      tmp_path: Path) -> None:
+    if source == "corrupt":
+        bad = tmp_path / "clip.mp4"
+        bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+        source = f"video:{bad}"
+    elif source == "empty":
+        source = f"video:{_zero_frame_video(tmp_path / 'empty.avi')}"
+    done = cli("run", "--source", source, "--no-pace", "--display", "headless", cache=model_cache, timeout=60)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert words in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("smile-mirror: ")
+
+
+def test_an_absent_camera_is_still_waited_for(model_cache: Path) -> None:
+    """A camera that is not there (yet) is not a typo: the start carries on and retries it."""
+    import signal
+
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SMILE_MIRROR_CACHE": str(model_cache)}
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", "--source", "webcam:/dev/video-none",
+                             "--display", "headless"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        proc.wait(6)
+        pytest.fail(f"the mirror gave up on an absent camera: {proc.stderr.read()[-1000:]}")
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert "camera unavailable" in err and proc.returncode == 0
+
+
+def test_help_lists_every_command() -> None:
+    from kiosk.cli import COMMANDS
+
+    done = cli("--help")
+    assert done.returncode == 0
+    for name in COMMANDS:
+        assert f"    {name} " in done.stdout, name
+    assert "--source" in cli("run", "--help").stdout and "--verbose" in cli("score", "--help").stdout
+
+
+def test_mirror_script_sends_help_to_the_command_list() -> None:
+    text = (REPO / "mirror").read_text()
+    assert '-h | --help) exec "$venv/bin/smile-mirror" --help' in text
+
+
+@pytest.mark.model
+def test_mediapipe_native_log_is_silent_unless_verbose(model_cache: Path) -> None:
+    photo = str(model_cache / "astronaut.png")
+    quiet = cli("score", photo, cache=model_cache)
+    assert quiet.returncode == 0 and json.loads(quiet.stdout)["face"] is True
+    native = [line for line in quiet.stderr.splitlines() if not line.startswith("20")]  # our log lines: dated
+    assert native == [], native
+    assert "Face Landmarker loaded" in quiet.stderr  # our own log still comes through
+    loud = cli("score", "--verbose", photo, cache=model_cache)
+    assert loud.returncode == 0
+    assert any(".cc:" in line or line.startswith(("INFO: ", "WARNING: ")) for line in loud.stderr.splitlines()), \
+        "--verbose should show MediaPipe's own log (if this mediapipe logs nothing, drop this line)"
+
+
+def test_the_native_log_filter_keeps_errors() -> None:
+    from kiosk.native_log import is_noise
+
+    assert is_noise(b"W0000 00:00:1796162680.430238   15164 face_landmarker_graph.cc:181] Sets FaceBlendshapes")
+    assert is_noise(b"I1201 12:00:00.123456 12345 gl_context.cc:357] GL version: 3.2")
+    assert is_noise(b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.")
+    assert is_noise(b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR")
+    assert not is_noise(b"E0000 00:00:1796162680.430238   15164 calculator_graph.cc:12] graph failed")
+    assert not is_noise(b"F0000 00:00:1796162680.430238   15164 check.cc:1] Check failed")
+    assert not is_noise(b"smile-mirror: unknown source 'bogus'")
+    assert not is_noise(b"2026-12-01 22:05:46,610 WARNING core.pipeline: camera unavailable")

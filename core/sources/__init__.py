@@ -23,7 +23,7 @@ from core.types import Frame
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FrameSource", "open_source", "SourceOpener", "DemoSource", "ImageFilesSource", "VideoFileSource",
+__all__ = ["FrameSource", "open_source", "check_source", "SourceOpener", "DemoSource", "ImageFilesSource", "VideoFileSource",
            "Picamera2Source", "WebcamSource", "fit_within", "SPEC_HELP"]
 
 SPEC_HELP = "auto, picamera2, webcam, webcam:N, webcam:/dev/videoN, video:PATH, images:GLOB, demo"
@@ -48,6 +48,23 @@ def open_source(spec: str, *, width: int = 640, height: int = 480, fps: int = 30
     if kind == "demo":
         return DemoSource(size=size, fps=fps, pace=pace, cache=cache)
     raise SourceError(f"unknown source {spec!r}; use one of: {SPEC_HELP}.")
+
+
+def check_source(spec: str, **options: Any) -> None:
+    """Raise SourceError now, before anything starts, for a source that can never work as
+    named: an unknown name, or a video or image list that is missing or has no frame that
+    decodes. Cameras are not checked here: one that is absent or busy at boot is retried."""
+    kind, _, arg = spec.partition(":")
+    if kind not in ("auto", "picamera2", "webcam", "video", "images", "demo") or (kind in ("video", "images")
+                                                                                  and not arg):
+        raise SourceError(f"unknown source {spec!r}; use one of: {SPEC_HELP}.")
+    if kind not in ("video", "images"):
+        return
+    with open_source(spec, **{**options, "pace": False, "loop": False}) as source:
+        if source.read() is None:
+            what = f"video file {arg}" if kind == "video" else f"no image matching {arg!r}"
+            raise SourceError(f"{what} has no frame that can be decoded (empty, corrupt or an unsupported format)"
+                              if kind == "video" else f"{what} can be read")
 
 
 def _auto(size: tuple[int, int], fps: int, pace: bool, cache: Path | None,
