@@ -246,11 +246,19 @@ class Renderer:
             canvas.blit(sub, sub.get_rect(center=(self.w // 2, round(self.h * 0.45 + 9 * u))))
 
     def _diagnostics(self, items: dict, canvas: pygame.Surface) -> None:
+        """Operator figures on a dark translucent panel, so they read on any picture."""
         size = max(14, round(4.2 * self.u))
-        y = round(2 * self.u)
-        for key, value in items.items():
-            line = self._label(f"{key}: {value}", size, INK, shadow=True)
-            canvas.blit(line, (round(2 * self.u), y))
+        lines = [self._label(f"{key}: {value}", size, INK) for key, value in items.items()]
+        if not lines:
+            return
+        pad = max(4, round(1.2 * self.u))
+        x = y = round(2 * self.u)
+        panel = pygame.Surface((max(s.get_width() for s in lines) + 2 * pad,
+                                sum(s.get_height() for s in lines) + 2 * pad), pygame.SRCALPHA)
+        panel.fill((*SHADE, 190))
+        canvas.blit(panel, (x - pad, y - pad))
+        for line in lines:
+            canvas.blit(line, (x, y))
             y += line.get_height()
 
     # -- cached drawing ---------------------------------------------------------------------
