@@ -18,9 +18,10 @@ import re
 import sys
 import threading
 
-# glog/absl "I0000 00:00:..."/"W0000 ..." lines, and the TensorFlow Lite / absl banners.
+# glog/absl "I0000 00:00:..."/"W0000 ..." lines, the TensorFlow Lite / absl banners, and libpng's
+# warnings about harmless colour profiles (OpenCV 4.10 decoding a PNG).
 NOISE = re.compile(rb"^(?:[IW]\d{4} [\d:.]+ +\d+ [^ \]]+:\d+\] |INFO: |WARNING: Logging before InitGoogle\(\)|"
-                   rb"WARNING: All log messages before absl::InitializeLog\(\))")
+                   rb"WARNING: All log messages before absl::InitializeLog\(\)|libpng warning: )")
 
 _installed = False
 

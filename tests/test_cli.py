@@ -189,5 +189,6 @@ def test_the_native_log_filter_keeps_errors() -> None:
     assert is_noise(b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR")
     assert not is_noise(b"E0000 00:00:1796162680.430238   15164 calculator_graph.cc:12] graph failed")
     assert not is_noise(b"F0000 00:00:1796162680.430238   15164 check.cc:1] Check failed")
+    assert is_noise(b"libpng warning: iCCP: known incorrect sRGB profile")
     assert not is_noise(b"smile-mirror: unknown source 'bogus'")
     assert not is_noise(b"2026-12-01 22:05:46,610 WARNING core.pipeline: camera unavailable")
