@@ -19,6 +19,7 @@ import numpy as np
 import pygame
 import pygame.gfxdraw
 
+from core.framing import Framing, follow_face
 from core.types import SmileKind, SmileReading, shown_eye, shown_score
 from kiosk.text import kind_label, t
 from kiosk.view import Screen, View
@@ -74,6 +75,8 @@ class Renderer:
         self._dim.fill((*SHADE, 150))
         self._crop_key: tuple | None = None
         self._crop: tuple[pygame.Rect, tuple[int, int]] | None = None
+        self._framing: Framing | None = None  # the crop that follows the face (core.framing)
+        self._framed_ms: float | None = None
         self._photo_key: np.ndarray | None = None
         self._photo_surf: pygame.Surface | None = None
         self._white = pygame.Surface(size)
@@ -98,7 +101,7 @@ class Renderer:
             self._photo(booth.photo, canvas)  # slideshow of the latest photos
             self._attract(view, canvas, t("booth_attract_title"), t("booth_attract_detail"))
         else:
-            self._camera(view.frame, view.mirror, canvas)
+            self._camera(view.frame, view.mirror, canvas, _face_to_follow(view), view.t_ms)
             # -- group mode (issue 9): kiosk/render_group.py draws faces, meter, sparks --
             if view.screen is Screen.MIRROR and view.group is not None and view.group.faces:
                 if self._group is None:
@@ -117,11 +120,15 @@ class Renderer:
             self._diagnostics(view.diagnostics, canvas)
 
     # -- pieces -----------------------------------------------------------------------------
-    def _camera(self, rgb: np.ndarray, mirror: bool, canvas: pygame.Surface) -> None:
+    def _camera(self, rgb: np.ndarray, mirror: bool, canvas: pygame.Surface,
+                face: tuple[float, float, float, float] | None = None, t_ms: float = 0.0) -> None:
         h, w = rgb.shape[:2]
-        if self._crop_key != (w, h):
-            self._crop_key, self._crop = (w, h), cover_rect((w, h), self.size)
-        crop, target = self._crop  # type: ignore[misc]
+        dt = 0.0 if self._framed_ms is None else t_ms - self._framed_ms
+        self._framed_ms = t_ms
+        self._framing = follow_face((w, h), self.w / self.h, face, self._framing, dt)
+        crop = pygame.Rect(self._framing.rect()).clamp(pygame.Rect(0, 0, w, h)).clip(pygame.Rect(0, 0, w, h))
+        self._crop_key, self._crop = (w, h), (crop, self.size)
+        target = self.size
         surf = pygame.image.frombuffer(np.ascontiguousarray(rgb), (w, h), "RGB").subsurface(crop)
         if mirror:
             surf = pygame.transform.flip(surf, True, False)
@@ -320,6 +327,18 @@ class Renderer:
             alpha = round(215 * min(1.0, y / (0.5 * height)) ** 1.3)
             pygame.draw.line(band, (*SHADE, alpha), (0, y), (self.w, y))
         return band
+
+
+def _face_to_follow(view: View) -> tuple[float, float, float, float] | None:
+    """What the crop keeps in view: the face (in group mode, everybody's faces together)."""
+    if view.screen is not Screen.MIRROR:
+        return None
+    if view.group is not None and view.group.faces:
+        boxes = [f.box for f in view.group.faces if f.reading is not None]
+        if boxes:
+            return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+                    max(b[3] for b in boxes))
+    return view.reading.box if view.reading is not None else None
 
 
 def _fit(rgba: np.ndarray, box: tuple[int, int]) -> pygame.Surface:
