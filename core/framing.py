@@ -88,7 +88,8 @@ def follow_face(frame: tuple[int, int], aspect: float, face: Box | None, previou
     if face is not None:
         fx, fy = (face[0] + face[2]) / 2 * fw, (face[1] + face[3]) / 2 * fh
         # each way separately: the visitor has moved that way, aim at them; else hold still
-        aim = (fx if abs(fx - aim[0]) > tuning.calm * w else aim[0], fy if abs(fy - aim[1]) > tuning.calm * h else aim[1])
+        aim = (fx if abs(fx - aim[0]) > tuning.calm * w else aim[0],
+               fy if abs(fy - aim[1]) > tuning.calm * h else aim[1])
     elif no_face_ms >= tuning.centre_after_ms:
         aim = centre
     # the spring goes where the crop fits in the frame (the aim itself is kept as the face was,

@@ -226,7 +226,8 @@ class PhotoBooth:
             self._note(t("photo_not_taken"), now_ms)
             return
         self._photo = image
-        self._caption = (t("booth_caption", score=shown_score(reading.score), kind=kind_label(reading.kind)) if reading is not None
+        self._caption = (t("booth_caption", score=shown_score(reading.score), kind=kind_label(reading.kind))
+                         if reading is not None
                          else "")
         self._saving = self._writer.submit(self.store.save, image, reading)
 

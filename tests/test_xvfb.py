@@ -64,7 +64,8 @@ def shot_of_mirror(server: Xvfb, args: list[str], tmp_path: Path) -> tuple[np.nd
     log = tmp_path / "run.log"
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", "--frames", "900",
-                                 *(args if "--source" in args else ["--source", "demo", *args])], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+                                 *(args if "--source" in args else ["--source", "demo", *args])],
+                                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 90
             while "display:" not in log.read_text() and time.monotonic() < deadline and proc.poll() is None:
