@@ -18,10 +18,12 @@ import re
 import sys
 import threading
 
-# glog/absl "I0000 00:00:..."/"W0000 ..." lines, the TensorFlow Lite / absl banners, and libpng's
-# warnings about harmless colour profiles (OpenCV 4.10 decoding a PNG).
+# glog/absl "I0000 00:00:..."/"W0000 ..." lines, the TensorFlow Lite / absl banners, libpng's
+# warnings about harmless colour profiles (OpenCV 4.10 decoding a PNG), and FFmpeg's own lines
+# ("[mov,mp4,... @ 0x...] moov atom not found": our sentence about the file says it better).
 NOISE = re.compile(rb"^(?:[IW]\d{4} [\d:.]+ +\d+ [^ \]]+:\d+\] |INFO: |WARNING: Logging before InitGoogle\(\)|"
-                   rb"WARNING: All log messages before absl::InitializeLog\(\)|libpng warning: )")
+                   rb"WARNING: All log messages before absl::InitializeLog\(\)|libpng warning: |"
+                   rb"\[[\w,]+ @ 0x[0-9a-f]+\] )")
 
 _installed = False
 
