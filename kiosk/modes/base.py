@@ -76,8 +76,52 @@ class Mode(Protocol):
     def paint(self, view: "View", painter: "Painter") -> None:
         """Draw the screens this mode owns (attract, mirror, review) through the paint kit."""
 
+    def presented(self, t_ms: float) -> None:
+        """The frame just painted reached the screen at `t_ms` (monotonic, after the flip)."""
+
     def record(self) -> dict:
         """Extra fields for this result's `--readings` line ({} for none)."""
 
     def close(self) -> None:
         """Finish and release: pending photos saved, counts written."""
+
+
+class SingleFaceMode:
+    """The shared core of the one-visitor modes: a SmileTracker for the largest face, no
+    screen of its own beyond what the subclass paints, nothing to record or close."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self) -> None:
+        from core.scoring import SmileTracker
+
+        self.tracker = SmileTracker()
+
+    @classmethod
+    def landmarker(cls, config: "Config", model: Any) -> "Landmarker | None":
+        return None
+
+    def observe(self, faces: Sequence[FaceObservation], t_ms: float) -> SmileReading | None:
+        return self.tracker.update(faces[0] if faces else None, t_ms)
+
+    def step(self, tick: Tick) -> Screen:
+        return tick.screen
+
+    def view(self) -> Any:
+        return None
+
+    def animating(self) -> bool:
+        return False
+
+    def score_every_frame(self) -> bool:
+        return False
+
+    def presented(self, t_ms: float) -> None:
+        """The frame just drawn reached the screen at `t_ms` (monotonic): modes that time
+        what the visitor saw (a stimulus onset) take it from here."""
+
+    def record(self) -> dict:
+        return {}
+
+    def close(self) -> None:
+        return None
