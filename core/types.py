@@ -59,7 +59,7 @@ class SmileKind(str, enum.Enum):
     @property
     def label(self) -> str:
         """Words for the screen."""
-        return {"genuine": "Genuine smile", "posed": "Posed smile", "none": "No smile"}[self.value]
+        return {"genuine": "Genuine smile", "posed": "Polite smile", "none": "No smile yet"}[self.value]
 
 
 @dataclass(frozen=True, slots=True)

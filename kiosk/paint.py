@@ -230,6 +230,23 @@ def _arc_points(c: float, r: float, start: float, sweep: float, steps: int) -> I
         yield c + r * math.cos(a), c + r * math.sin(a)
 
 
+# Visitor text sizes, as cap heights in fractions of the screen height: what reads from 3 m
+# (the score's digits >= 8%, a verdict >= 5%, every other line for the visitor >= 3%), with a
+# little margin. "operator" is for diagnostics and the like, not meant to be read from afar.
+ROLES: dict[str, float] = {"score": 0.092, "headline": 0.06, "verdict": 0.056, "line": 0.034, "operator": 0.018}
+CAP_RATIO = 0.5  # cap height / point size of pygame's bundled font (measured: "H" at 100 px is 50 px)
+
+
+@dataclass(frozen=True, slots=True)
+class Drawn:
+    """One line of text as drawn this frame (tests measure visitor text from these)."""
+
+    text: str
+    px: int
+    role: str
+    rect: pygame.Rect
+
+
 class Painter:
     """Drawing for painters: all sizes in screen pixels, usually multiples of `u`."""
 
@@ -242,7 +259,12 @@ class Painter:
         self.portrait = self.h > self.w
         self.accent = accent or GOLD
         self.map: ScreenMap | None = None
+        self.drawn: list[Drawn] = []  # this frame's text, newest last (cleared by the renderer)
         self._fonts: dict[int, pygame.font.Font] = {}
+
+    def px(self, role: str) -> int:
+        """The point size for a text role on this screen."""
+        return math.ceil(ROLES[role] * self.h / CAP_RATIO)
 
     # -- text ---------------------------------------------------------------------------------------
     def font(self, px: int) -> pygame.font.Font:
@@ -264,15 +286,43 @@ class Painter:
             return surf
         return self.canvas.sprite(("label", text, px, colour, shadow), make)
 
-    def text(self, text: str, px: int, colour: Colour = INK, *, shadow: bool = True, alpha: int = 255,
+    def text(self, text: str, px: int | str, colour: Colour = INK, *, shadow: bool = True, alpha: int = 255,
              **anchor: object) -> pygame.Rect:
-        """Draw one line of text placed by a pygame.Rect anchor (center=, midtop=, topleft=...)."""
+        """Draw one line of text placed by a pygame.Rect anchor (center=, midtop=, topleft=...).
+        `px` is a point size, or a role from ROLES ("score", "verdict", "line", ...)."""
         if not text:
             return pygame.Rect(0, 0, 0, 0)
-        tex = self.label(text, round(px), colour, shadow=shadow)
+        role = px if isinstance(px, str) else "line"
+        size = self.px(px) if isinstance(px, str) else round(px)
+        tex = self.label(text, size, colour, shadow=shadow)
         rect = tex.get_rect(**anchor)
         self.canvas.draw(tex, rect, alpha=alpha)
+        self.drawn.append(Drawn(text, size, role, rect))
         return rect
+
+    def wrap(self, text: str, px: int | str, width: float) -> list[str]:
+        """`text` broken into lines that fit `width` at this size (a word is never split)."""
+        font = self.font(self.px(px) if isinstance(px, str) else round(px))
+        lines: list[str] = []
+        for word in text.split():
+            if lines and font.size(f"{lines[-1]} {word}")[0] <= width:
+                lines[-1] = f"{lines[-1]} {word}"
+            else:
+                lines.append(word)
+        return lines
+
+    def paragraph(self, text: str, px: int | str, colour: Colour, width: float, *, x: float, y: float,
+                  align: str = "left", shadow: bool = True, alpha: int = 255) -> pygame.Rect:
+        """Wrapped text from (x, y) (its top-left, or top-centre with align="center")."""
+        size = self.px(px) if isinstance(px, str) else round(px)
+        step = round(self.font(size).get_linesize() * 0.92)
+        box = pygame.Rect(round(x), round(y), 0, 0)
+        for i, line in enumerate(self.wrap(text, px, width)):
+            pos = (round(x), round(y + i * step))
+            rect = self.text(line, px, colour, shadow=shadow, alpha=alpha,
+                             **({"midtop": pos} if align == "center" else {"topleft": pos}))
+            box = rect if box.width == 0 else box.union(rect)
+        return box
 
     def fit_px(self, text: str, px: int, width: float) -> int:
         """The largest size up to `px` at which `text` fits in `width` pixels."""
@@ -374,6 +424,8 @@ class Painter:
         tex = self.canvas.sprite(("gauge", value, r_out, r_in, px, backdrop), make)
         rect = tex.get_rect(center=(round(centre[0]), round(centre[1])))
         self.canvas.draw(tex, rect)
+        w, h = self.font(px).size(str(value))
+        self.drawn.append(Drawn(str(value), px, "score", pygame.Rect(rect.centerx - w // 2, rect.centery - h // 2, w, h)))
         return rect
 
     def face_marks(self, box: Box, colour: Colour) -> tuple[float, float, float, float]:

@@ -29,6 +29,7 @@ class Renderer:
         p = self.painter
         p.canvas.begin(SHADE)
         p.map = None
+        p.drawn.clear()
         if view.screen in (Screen.UNAVAILABLE, Screen.FAILSAFE) or (view.frame is None and view.mode is None):
             paint_notice(view, p)
         else:
@@ -40,16 +41,16 @@ class Renderer:
 
 def paint_notice(view: View, p: Painter) -> None:
     """A calm, dark screen with one sentence: never a traceback."""
-    u = p.u
-    p.text(view.message or "One moment", round(8 * u), INK, shadow=False, center=(p.w // 2, round(p.h * 0.45)))
+    title = p.paragraph(view.message or "One moment", "headline", INK, p.w * 0.86, x=p.w / 2, y=p.h * 0.3,
+                        align="center", shadow=False)
     if view.detail:
-        p.text(view.detail, p.fit_px(view.detail, round(4.5 * u), p.w * 0.9), MUTED, shadow=False,
-               center=(p.w // 2, round(p.h * 0.45 + 9 * u)))
+        p.paragraph(view.detail, "line", MUTED, p.w * 0.84, x=p.w / 2, y=title.bottom + 3 * p.u, align="center",
+                    shadow=False)
 
 
 def paint_diagnostics(items: dict, p: Painter) -> None:
     """fps, inference time and skipped frames on a dark panel, readable on any background."""
-    px = max(14, round(3.2 * p.u))
+    px = p.px("operator")
     lines = [f"{key}: {value}" for key, value in items.items()]
     line_h = p.font(px).get_linesize()
     width = max(p.font(px).size(line)[0] for line in lines)
@@ -57,5 +58,5 @@ def paint_diagnostics(items: dict, p: Painter) -> None:
     p.panel(pygame.Rect(pad, pad, width + 2 * pad, line_h * len(lines) + 2 * pad), alpha=200, radius=pad)
     y = 2 * pad
     for line in lines:
-        p.text(line, px, INK, shadow=False, topleft=(2 * pad, y))
+        p.text(line, "operator", INK, shadow=False, topleft=(2 * pad, y))
         y += line_h
