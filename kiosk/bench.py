@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from core.cpus import pin_cpus
 from core.scheduler import Scheduler
 
 MODES = ("pipeline", "naive", "display-small", "display-full", "inference")
@@ -302,18 +303,10 @@ def _child_main(argv: list[str]) -> int:
     p.add_argument("--cpus")
     a = p.parse_args(argv)
     if a.cpus:  # before any thread exists, so every thread inherits it
-        os.sched_setaffinity(0, parse_cpus(a.cpus))
+        pin_cpus(a.cpus)
     result = run_child(a.child, a.video, a.model, a.frames, a.pace, a.width, a.height)
     print(json.dumps(result))
     return 0
-
-
-def parse_cpus(text: str) -> set[int]:
-    cpus: set[int] = set()
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        cpus.update(range(int(lo), int(hi or lo) + 1))
-    return cpus
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Build the Face Landmarker variants from the verified official bundle (BUILD-ONLY).
 
-    .venv/build/bin/python -m core.model_build.build --source face_landmarker.task --out DIR [VARIANT ...]
+    .venv/build/bin/python -m core.offline.model_build.build --source face_landmarker.task --out DIR [VARIANT ...]
 
 (or `smile-mirror model build`, which runs this in the build venv). Every variant is a
 `.task` zip with the official member names, in the official order, stored uncompressed, with
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.model_build import tflite_edit as te
+from core.offline.model_build import tflite_edit as te
 from core.variants import VARIANTS, variant_filename  # stdlib, numpy and core only: fine in the build venv
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ def build_variant(source: Path, variant: str, out: Path, calibration: Path = CAL
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m core.model_build.build", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m core.offline.model_build.build", description=__doc__.splitlines()[0])
     p.add_argument("variants", nargs="*", metavar="VARIANT", help=f"any of {', '.join(VARIANTS)} (default: all)")
     p.add_argument("--source", type=Path, required=True, help="the verified official face_landmarker.task")
     p.add_argument("--out", type=Path, required=True, help="folder for face_landmarker-<variant>.task")
