@@ -214,7 +214,7 @@ def test_a_landmarker_failing_on_every_frame_is_counted_and_logged_once_a_minute
     assert app.stats.loop_errors == 0 and Screen.FAILSAFE not in {s for _, s in states.seen}
     failures = [r for r in caplog.records if "landmarker failed" in r.getMessage()]
     assert len(failures) == 1 and "injected" in failures[0].getMessage()
-    assert app.inference._throttle.suppressed == landmarker.count - 1
+    assert app.inference.runner.throttle.suppressed == landmarker.count - 1
 
 
 def test_the_landmarker_log_lets_one_line_through_per_minute(astronaut, caplog: pytest.LogCaptureFixture) -> None:
@@ -226,7 +226,7 @@ def test_the_landmarker_log_lets_one_line_through_per_minute(astronaut, caplog: 
             for _ in range(20):
                 assert worker.submit(frame, 0.0) and worker.wait_idle(2.0)
                 assert worker.poll().error
-            worker._throttle._last -= 60.0  # a minute passes
+            worker.runner.throttle._last -= 60.0  # a minute passes
     finally:
         worker.close()
     assert worker.errors == 60
