@@ -56,7 +56,7 @@ class DisplayConfig:
 class ModelConfig:
     path: str = _opt("", "an explicit face_landmarker.task (verified by checksum); empty: the cache")
     dir: str = _opt("", "model cache folder; empty: per-user cache, or the system path for the kiosk")
-    # issue 5: written by `smile-mirror model tune`; see core/VARIANTS.md
+    # written by `smile-mirror model tune` (the fastest variant that passed the gate here); see core/VARIANTS.md
     variant: str = _opt("official", "Face Landmarker variant built by `model build` and chosen by `model tune`; "
                         "one that is missing, altered or failed the accuracy gate falls back to official",
                         choices=("official", "float32", "int8-weights", "int8"))
@@ -141,7 +141,7 @@ def _check(section: str, f: dataclasses.Field, value: Any, origin: str) -> Any:
     if want is float and isinstance(value, int) and not isinstance(value, bool):
         try:
             value, ok = float(value), True
-        except OverflowError:  # an integer too large for a float (issue 7: was an uncaught crash)
+        except OverflowError:  # an integer too large for a float is a mistake to name, not a crash
             ok = False
     meta = f.metadata
     if ok and meta.get("choices") and value not in meta["choices"]:
@@ -157,8 +157,8 @@ def _check(section: str, f: dataclasses.Field, value: Any, origin: str) -> Any:
 
 
 def _shown(name: str) -> str:
-    """A name from the file as it can be printed on one line (issue 7: a quoted TOML key may
-    hold newlines or control characters, which split the error message)."""
+    """A name from the file as it can be printed on one line (a quoted TOML key may hold
+    newlines or control characters, which would split the error message)."""
     return name if name.isprintable() and len(name) <= 40 else repr(name)[:40]
 
 

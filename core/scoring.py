@@ -23,12 +23,11 @@ import numpy as np
 from core.baseline import Baseline
 from core.features import face_features
 from core.smoothing import Hysteresis, OneEuroFilter, band
-from core.types import FaceObservation, SmileKind, SmileReading
+from core.types import SMILE_AT, FaceObservation, SmileKind, SmileReading
 
 log = logging.getLogger(__name__)
 
 MODEL_PATH = Path(__file__).with_name("score_model.json")
-SMILE_AT = 50.0    # score at which a face counts as smiling
 GENUINE_AT = 50.0  # eye engagement at which a smile counts as genuine
 GENUINE_OFF = 44.0  # ... and below which a tracked genuine smile stops being genuine
 NEUTRAL_BELOW = 30.0  # frames scoring under this teach the visitor's neutral baseline
@@ -179,4 +178,4 @@ class SmileTracker:
         proposed = SmileKind.NONE if score < SMILE_AT else (SmileKind.GENUINE if self._engaged else SmileKind.POSED)
         kind = self._kind(proposed, t_ms)
         return SmileReading(t_ms=t_ms, score=score, kind=kind, eye_engagement=eye, box=obs.box,
-                            raw_score=raw.raw_score, confidence=raw.confidence, features=raw.features)
+                            raw_score=raw.raw_score, features=raw.features)

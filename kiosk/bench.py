@@ -37,7 +37,7 @@ from core.cpus import pin_cpus
 from core.scheduler import Scheduler
 
 MODES = ("pipeline", "naive", "display-small", "display-full", "inference")
-# issue 9, `--group`: group mode (up to 4 faces) on the same one-visitor video as `pipeline`;
+# `--group`: group mode (up to 4 faces) on the same one-visitor video as `pipeline`;
 # `group` detects newcomers twice a second (core.multiface), `group-fixed` is one landmarker
 # made with num_faces=4, whose detector runs on every frame while fewer than 4 faces are there.
 GROUP_MODES = ("group", "group-fixed")
@@ -214,7 +214,7 @@ def run_bench(*, video: Path | None, model: Path, cache: Path | None, frames: in
 
 
 def _variant_of(model: Path) -> str:
-    """Which Face Landmarker variant the run used (issue 5: `model.variant`, core/variants.py)."""
+    """Which Face Landmarker variant the run used (`model.variant` resolved by core/variants.py)."""
     from core.variants import describe
 
     return describe(model)

@@ -159,7 +159,7 @@ class PhotoBooth:
 
     def step(self, now_ms: float, reading: SmileReading | None, preview: np.ndarray | None,
              camera: StillCamera) -> BoothView:
-        smiling = reading is not None and reading.score >= 50.0
+        smiling = reading is not None and reading.smiling
         if smiling and not self._smiling:
             self._writer.submit(self.store.saw_smile)  # counters are written off the display thread
         self._smiling = smiling

@@ -1,4 +1,4 @@
-"""The fault table of issue 7, one fault at a time, injected through the shipped fault classes
+"""The faults a kiosk meets, one at a time, injected through the shipped fault classes
 (core.faults) into the real app loop: what the visitor sees, what the log says, what recovers.
 
 Covered elsewhere and not repeated here: no camera at start (test_app, test_pipeline), garbage
@@ -148,8 +148,9 @@ def test_a_camera_that_opens_but_never_reads_is_retried_with_back_off(model_cach
 
 
 def test_an_opener_failing_with_a_foreign_error_is_retried(model_cache: Path) -> None:
-    """A driver binding raising something other than SourceError at open used to kill the
-    capture thread for good (a frozen mirror until the watchdog fired)."""
+    """A driver binding raising something other than SourceError at open is retried like a
+    missing camera: were it to end the capture thread, the mirror would freeze until the
+    watchdog fired."""
     calls = []
 
     def flaky() -> FaultySource:

@@ -29,7 +29,6 @@ import numpy as np
 from core.offline.model_build import tflite_edit as te
 from core.variants import VARIANTS, variant_filename  # stdlib, numpy and core only: fine in the build venv
 
-log = logging.getLogger(__name__)
 
 DETECTOR, LANDMARKS, BLENDSHAPES = "face_detector.tflite", "face_landmarks_detector.tflite", "face_blendshapes.tflite"
 MODELS = (DETECTOR, LANDMARKS, BLENDSHAPES)
