@@ -50,7 +50,8 @@ FLOAT_LAYERS: tuple[str, ...] = ("^Identity",)
 FLOAT_WEIGHTS: dict[str, tuple[str, ...]] = {LANDMARKS: ("^Identity",)}
 
 
-def _quantizer():
+def quantizer_modules():
+    """ai_edge_quantizer's `quantizer` and `qtyping`, or a sentence saying how to install them."""
     try:
         from ai_edge_quantizer import qtyping, quantizer
     except ImportError as exc:
@@ -67,7 +68,7 @@ def folded(data: bytes) -> tuple[object, int]:
 
 
 def weight_only(data: bytes, float_layers: tuple[str, ...] = ()) -> bytes:
-    quantizer, qtyping = _quantizer()
+    quantizer, qtyping = quantizer_modules()
     from ai_edge_quantizer.algorithm_manager import AlgorithmName
 
     q = quantizer.Quantizer(bytearray(data))
@@ -87,7 +88,7 @@ def inline(data: bytes) -> bytes:
 
 
 def static_recipe(q, float_layers: tuple[str, ...] = FLOAT_LAYERS) -> None:
-    _, qtyping = _quantizer()
+    _, qtyping = quantizer_modules()
     from ai_edge_quantizer.algorithm_manager import AlgorithmName
 
     op = qtyping.TFLOperationName
@@ -102,7 +103,7 @@ def static_recipe(q, float_layers: tuple[str, ...] = FLOAT_LAYERS) -> None:
 def static_int8(data: bytes, ranges: dict[str, dict[str, np.ndarray]],
                 float_layers: tuple[str, ...] = FLOAT_LAYERS) -> bytes:
     """`data`: a folded float32 model with a signature; `ranges`: calibration (tensor -> min/max)."""
-    quantizer, _ = _quantizer()
+    quantizer, _ = quantizer_modules()
     q = quantizer.Quantizer(bytearray(data))
     static_recipe(q, float_layers)
     out = te.read(bytes(q.quantize(ranges, enable_progress_bar=False, enable_progress_report=False).quantized_model))

@@ -70,7 +70,7 @@ def cmd_ranges(crops_file: Path, out: Path, source: Path | None) -> int:
     from core.offline.model_build import build
     from core.offline.model_build import tflite_edit as te
 
-    quantizer, _ = build._quantizer()
+    quantizer, _ = build.quantizer_modules()
     source = source or assets.cached_path(assets.MODEL)
     with zipfile.ZipFile(source) as z:
         model, _ = build.folded(z.read(build.LANDMARKS))
