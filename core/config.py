@@ -26,10 +26,12 @@ CONFIG_ENV = "SMILE_MIRROR_CONFIG"
 
 
 def _opt(default: Any, help: str, *, choices: tuple = (), lo: float | None = None,
-         hi: float | None = None, pattern: str = "", shape: str = "") -> Any:
-    """One config key: its default, its meaning, and what is allowed (choices, a range, or a
-    regular expression the whole string must match, described to the user as `shape`)."""
-    return field(default=default, metadata={"help": help, "choices": choices, "lo": lo, "hi": hi,
+         hi: float | None = None, flag: str = "", pattern: str = "", shape: str = "") -> Any:
+    """One option: its default, its meaning, what is allowed (choices, a range, or a regular
+    expression the whole string must match, described to the user as `shape`) and, for `run`,
+    its command-line flag (a bool flag spelled `--no-...` turns the option off). Validation,
+    error messages, the default file and the `run` flags are all generated from this."""
+    return field(default=default, metadata={"help": help, "choices": choices, "lo": lo, "hi": hi, "flag": flag,
                                             "pattern": pattern, "shape": shape})
 
 
@@ -38,12 +40,12 @@ LANGUAGES = ("de", "en", "es", "fr")  # the shipped catalogues (kiosk/i18n); a t
 
 @dataclass(frozen=True, slots=True)
 class SourceConfig:
-    spec: str = _opt("auto", "auto, picamera2, webcam[:N|:/dev/videoN], video:PATH, images:GLOB, demo")
-    width: int = _opt(640, "capture width for inference (pixels)", lo=64, hi=4096)
-    height: int = _opt(480, "capture height for inference (pixels)", lo=48, hi=4096)
-    fps: int = _opt(30, "camera frame rate asked for", lo=1, hi=120)
-    pace: bool = _opt(True, "play video files at their own frame rate (false: as fast as possible)")
-    loop: bool = _opt(False, "restart a video file or image list at its end")
+    spec: str = _opt("auto", "auto, picamera2, webcam[:N|:/dev/videoN], video:PATH, images:GLOB, demo", flag="--source")
+    width: int = _opt(640, "capture width for inference (pixels)", lo=64, hi=4096, flag="--width")
+    height: int = _opt(480, "capture height for inference (pixels)", lo=48, hi=4096, flag="--height")
+    fps: int = _opt(30, "camera frame rate asked for", lo=1, hi=120, flag="--fps")
+    pace: bool = _opt(True, "play video files at their own frame rate (false: as fast as possible)", flag="--no-pace")
+    loop: bool = _opt(False, "restart a video file or image list at its end", flag="--loop")
     still_width: int = _opt(1920, "photo booth: a webcam's still resolution (the Pi camera uses its full sensor)",
                             lo=64, hi=8192)
     still_height: int = _opt(1080, "photo booth: a webcam's still resolution", lo=48, hi=8192)
@@ -51,13 +53,13 @@ class SourceConfig:
 
 @dataclass(frozen=True, slots=True)
 class DisplayConfig:
-    mode: str = _opt("auto", "where the mirror is shown", choices=("auto", "fullscreen", "window", "headless"))
-    diagnostics: bool = _opt(False, "show fps, inference ms and skipped frames (toggle with d)")
-    rotate: int = _opt(0, "rotate the picture for portrait screens (degrees)", choices=(0, 90, 180, 270))
-    width: int = _opt(1280, "window size when not fullscreen", lo=160, hi=7680)
-    height: int = _opt(720, "window size when not fullscreen", lo=120, hi=4320)
+    mode: str = _opt("auto", "where the mirror is shown", choices=("auto", "fullscreen", "window", "headless"), flag="--display")
+    diagnostics: bool = _opt(False, "show fps, inference ms and skipped frames (toggle with d)", flag="--diagnostics")
+    rotate: int = _opt(0, "rotate the picture for portrait screens (degrees)", choices=(0, 90, 180, 270), flag="--rotate")
+    width: int = _opt(1280, "window size when not fullscreen", lo=160, hi=7680, flag="--window-width")
+    height: int = _opt(720, "window size when not fullscreen", lo=120, hi=4320, flag="--window-height")
     language: str = _opt("en", "language of every word on screen ([text] replaces single strings)",
-                         choices=LANGUAGES)
+                         choices=LANGUAGES, flag="--language")
     logo: str = _opt("", "the venue's logo, an image file (PNG with transparency, or JPEG); empty: none")
     accent: str = _opt("#ffce54", "the venue's accent colour (genuine smiles, highlights)",
                        pattern=r"#[0-9a-fA-F]{6}", shape='a colour "#rrggbb" such as "#ffce54"')
@@ -65,9 +67,9 @@ class DisplayConfig:
 
 @dataclass(frozen=True, slots=True)
 class ModelConfig:
-    path: str = _opt("", "an explicit face_landmarker.task (verified by checksum); empty: the cache")
-    dir: str = _opt("", "model cache folder; empty: per-user cache, or the system path for the kiosk")
-    # issue 5: written by `smile-mirror model tune`; see core/VARIANTS.md
+    path: str = _opt("", "an explicit face_landmarker.task (verified by checksum); empty: the cache", flag="--model")
+    dir: str = _opt("", "model cache folder; empty: per-user cache, or the system path for the kiosk", flag="--model-dir")
+    # written by `smile-mirror model tune` (the fastest variant that passed the gate here); see core/VARIANTS.md
     variant: str = _opt("official", "Face Landmarker variant built by `model build` and chosen by `model tune`; "
                         "one that is missing, altered or failed the accuracy gate falls back to official",
                         choices=("official", "float32", "int8-weights", "int8"))
@@ -75,23 +77,23 @@ class ModelConfig:
 
 @dataclass(frozen=True, slots=True)
 class PipelineConfig:
-    score_hz: float = _opt(15.0, "target score updates per second while a face is present", lo=1.0, hi=120.0)
+    score_hz: float = _opt(15.0, "target score updates per second while a face is present", lo=1.0, hi=120.0, flag="--score-hz")
     idle_hz: float = _opt(4.0, "score updates per second while nobody is there", lo=0.5, hi=60.0)
-    max_cpu: float = _opt(0.5, "largest share of one core that inference may use", lo=0.05, hi=1.0)
-    max_faces: int = _opt(1, "faces tracked at once (group mode: 4 when this is left at 1)", lo=1, hi=4)
+    max_cpu: float = _opt(0.5, "largest share of one core that inference may use", lo=0.05, hi=1.0, flag="--max-cpu")
+    max_faces: int = _opt(1, "faces tracked at once (group mode: 4 when this is left at 1)", lo=1, hi=4, flag="--max-faces")
     zoom: bool = _opt(True, "find and track a face too small for the face detector (under ~12% of the frame "
-                      "width: beyond about 1 m from a Camera Module 3) in a zoomed window; one face only")
+                      "width: beyond about 1 m from a Camera Module 3) in a zoomed window; one face only", flag="--no-zoom")
 
 
 @dataclass(frozen=True, slots=True)
 class RunConfig:
-    mode: str = _opt("lobby", "what the mirror does", choices=("lobby", "photobooth", "group"))
+    mode: str = _opt("lobby", "what the mirror does", choices=("lobby", "photobooth", "group"), flag="--mode")
     state_dir: str = _opt("", "where the photo booth keeps photos and counters, and group mode its counts per "
                               "hour (lobby mode writes nothing); "
-                              "empty: $XDG_STATE_HOME/smile-mirror or ~/.local/state/smile-mirror")
-    frames: int = _opt(0, "stop after this many displayed frames (0: run until quit)", lo=0)
-    readings: str = _opt("", "write one JSON line per scored frame to this file")
-    log_level: str = _opt("INFO", "logging level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+                              "empty: $XDG_STATE_HOME/smile-mirror or ~/.local/state/smile-mirror", flag="--state-dir")
+    frames: int = _opt(0, "stop after this many displayed frames (0: run until quit)", lo=0, flag="--frames")
+    readings: str = _opt("", "write one JSON line per scored frame to this file", flag="--readings")
+    log_level: str = _opt("INFO", "logging level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), flag="--log-level")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,13 +135,20 @@ SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(Config)  
                              if f.name not in FREE_TABLES}
 
 
-def _describe(f: dataclasses.Field) -> str:
+def flagged_options() -> list[tuple[str, dataclasses.Field]]:
+    """(dotted key, field) of every option that `run` takes on the command line."""
+    return [(f"{section}.{f.name}", f) for section, cls in SECTIONS.items() for f in fields(cls)
+            if f.metadata.get("flag")]
+
+
+def describe(f: dataclasses.Field) -> str:
+    """What a field allows, in words ("one of 'low', 'medium'", "a number from 0 to 1")."""
     meta = f.metadata
     if meta.get("choices"):
         return "one of " + ", ".join(repr(c) for c in meta["choices"])
     if meta.get("shape"):
         return meta["shape"]
-    kind = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[_type_of(f)]
+    kind = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[type_of(f)]
     lo, hi = meta.get("lo"), meta.get("hi")
     if lo is not None and hi is not None:
         return f"{kind} from {lo:g} to {hi:g}"
@@ -148,17 +157,17 @@ def _describe(f: dataclasses.Field) -> str:
     return kind
 
 
-def _type_of(f: dataclasses.Field) -> type:
+def type_of(f: dataclasses.Field) -> type:
     return {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
 
 
 def _check(section: str, f: dataclasses.Field, value: Any, origin: str) -> Any:
-    want = _type_of(f)
+    want = type_of(f)
     ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
     if want is float and isinstance(value, int) and not isinstance(value, bool):
         try:
             value, ok = float(value), True
-        except OverflowError:  # an integer too large for a float (issue 7: was an uncaught crash)
+        except OverflowError:  # an integer too large for a float is a mistake to name, not a crash
             ok = False
     meta = f.metadata
     if ok and meta.get("choices") and value not in meta["choices"]:
@@ -171,13 +180,13 @@ def _check(section: str, f: dataclasses.Field, value: Any, origin: str) -> Any:
         ok = finite and (lo is None or value >= lo) and (hi is None or value <= hi)
     if not ok:
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-        raise ConfigError(f"{origin}: {section}.{f.name} = {shown} is not allowed; it must be {_describe(f)}.")
+        raise ConfigError(f"{origin}: {section}.{f.name} = {shown} is not allowed; it must be {describe(f)}.")
     return value
 
 
 def _shown(name: str) -> str:
-    """A name from the file as it can be printed on one line (issue 7: a quoted TOML key may
-    hold newlines or control characters, which split the error message)."""
+    """A name from the file as it can be printed on one line (a quoted TOML key may hold
+    newlines or control characters, which would split the error message)."""
     return name if name.isprintable() and len(name) <= 40 else repr(name)[:40]
 
 
@@ -254,7 +263,7 @@ def to_toml(config: Config) -> str:
         lines.append(f"[{section}]")
         values = getattr(config, section)
         for f in fields(values):
-            lines.append(f"# {f.metadata['help']} ({_describe(f)})")
+            lines.append(f"# {f.metadata['help']} ({describe(f)})")
             lines.append(f"{f.name} = {_toml_value(getattr(values, f.name))}")
         lines.append("")
     lines += ["# The venue's own words: any visitor-facing string by its key (the msgids in",
@@ -271,3 +280,47 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return repr(value)
+
+
+def write_option(path: Path, dotted: str, value: Any) -> None:
+    """Set one key (`"model.variant"`) in a TOML config file, keeping its comments and every
+    other line as they are; the value is checked first, and the whole new file is validated
+    before it replaces the old one, so a kiosk is never left with a config it cannot start on."""
+    section, _, key = dotted.partition(".")
+    known = {f.name: f for f in fields(SECTIONS[section])} if section in SECTIONS else {}
+    if key not in known:
+        raise ConfigError(f"{dotted} is not a config key; see `smile-mirror config default`.")
+    value = _check(section, known[key], value, str(path))
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    lines = text.splitlines()
+    line = f"{key} = {_toml_value(value)}"
+    current = None
+    start = end = None
+    for i, raw in enumerate(lines):
+        head = re.match(r"\s*\[([^\]]+)\]\s*(#.*)?$", raw)
+        if head:
+            if current == section and end is None:
+                end = i
+            current = head.group(1).strip()
+            if current == section:
+                start = i
+            continue
+        if current == section and re.match(rf"\s*{re.escape(key)}\s*=", raw):
+            lines[i] = line
+            break
+    else:
+        if start is None:
+            lines += ([""] if lines and lines[-1].strip() else []) + [f"[{section}]", line]
+        else:
+            at = end if end is not None else len(lines)
+            while at > start + 1 and not lines[at - 1].strip():
+                at -= 1  # after the section's last key, not after its trailing blank lines
+            lines.insert(at, line)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        load_config(tmp)
+    except ConfigError:
+        tmp.unlink()
+        raise
+    tmp.replace(path)

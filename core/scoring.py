@@ -1,7 +1,7 @@
 """The Smile Score: pure functions from a FaceObservation (+ the visitor's baseline) to a reading.
 
 Score: a small logistic model over blendshape and pose-free geometry features (trained by
-`core.train_scorer`, weights in `score_model.json`). Its logit z gives `score = 100 * sigmoid(z / T)`:
+`core.offline.train_scorer`, weights in `score_model.json`). Its logit z gives `score = 100 * sigmoid(z / T)`:
 z = 0 (even odds of "smiling") is exactly 50; one temperature T above 50 makes a broad smile read
 about 80, another below 50 makes a relaxed neutral face read about 10 (monotonic, continuous). Eye engagement: anatomy, not learning: how far the eye aperture, lower lid,
 infra-orbital cheek and eyeSquint have moved from the neutral face (the visitor's own once
@@ -172,4 +172,4 @@ class SmileTracker:
         score = self._score_line(float(np.clip(self._score(raw.raw_score, t_ms), 0.0, 100.0)))
         eye = self._eye_line(float(np.clip(self._eye(raw.eye_engagement, t_ms), 0.0, 100.0)))
         return SmileReading(t_ms=t_ms, score=score, kind=kind_of(score, eye), eye_engagement=eye, box=obs.box,
-                            raw_score=raw.raw_score, confidence=raw.confidence, features=raw.features)
+                            raw_score=raw.raw_score, features=raw.features)

@@ -12,11 +12,9 @@ flicker.
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Generic, TypeVar
 
-log = logging.getLogger(__name__)
 
 K = TypeVar("K")
 

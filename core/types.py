@@ -97,8 +97,8 @@ def kind_of(score: float, eye: float) -> SmileKind:
 class SmileReading:
     """The scorer's verdict on one face at one moment.
 
-    `score` 0-100 (at or above SMILE_LINE means smiling), `eye_engagement` 0-100, `raw_score` before any
-    smoothing, `confidence` 0-1 of the face itself, `box` normalised like the observation.
+    `score` 0-100 (`SMILE_LINE` or more means smiling), `eye_engagement` 0-100, `raw_score`
+    before any smoothing, `box` normalised like the observation.
     """
 
     t_ms: float
@@ -107,9 +107,17 @@ class SmileReading:
     eye_engagement: float
     box: tuple[float, float, float, float]
     raw_score: float
-    confidence: float = 1.0
     features: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def smiling(self) -> bool:
         return is_smiling(self.score)
+
+
+def reading_record(reading: SmileReading | None) -> dict:
+    """A reading as plain JSON numbers, nulls when there is none: the one shape that
+    `--readings`, `score` and group mode's per-face lines share."""
+    if reading is None:
+        return {"score": None, "kind": None, "eye_engagement": None}
+    return {"score": round(reading.score, 2), "kind": reading.kind.value,
+            "eye_engagement": round(reading.eye_engagement, 2)}

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from core.contagion import Contagion, Link
-from core.types import is_smiling
 from core.tracking import Box, FaceTracks, TrackedFace
-from core.types import FaceObservation, SmileReading
+from core.types import FaceObservation, SmileReading, reading_record
 from kiosk.group_stats import GroupStats
 
 log = logging.getLogger(__name__)
@@ -51,7 +50,7 @@ class GroupView:
         return bool(self.sparks) or self.celebration > 0
 
 
-class GroupMode:
+class Group:
     def __init__(self, *, max_faces: int = 4, stats: GroupStats | None = None, tracks: FaceTracks | None = None,
                  contagion: Contagion | None = None) -> None:
         self.tracks = tracks or FaceTracks(max_faces=max_faces)
@@ -68,7 +67,7 @@ class GroupMode:
         """One landmarker result. Returns the reading of the largest face seen (for the kiosk's
         attract/mirror decision and the single-face readings line)."""
         self.faces = self.tracks.update(faces, t_ms)
-        smiling = {f.id: f.reading is not None and is_smiling(f.reading.score) for f in self.faces}
+        smiling = {f.id: f.reading is not None and f.reading.smiling for f in self.faces}
         chains_before = self.contagion.chains_total
         step = self.contagion.update(t_ms, smiling)
         # smile onsets as contagion sees them: someone who arrives smiling (or a track picked up
@@ -109,17 +108,14 @@ class GroupMode:
         celebration = max(since, 1.0) / CELEBRATE_MS if 0.0 <= since <= CELEBRATE_MS else 0.0
         return GroupView(
             faces=tuple(self.faces), present=len(readings),
-            smiling=sum(1 for r in readings if is_smiling(r.score)),
+            smiling=sum(1 for r in readings if r.smiling),
             level=sum(r.score for r in readings) / len(readings) if readings else 0.0,
             sparks=tuple(sparks), celebration=celebration,
             chains=self.contagion.chains_total, longest_chain=self.contagion.longest_chain)
 
     def records(self) -> list[dict]:
         """The per-face part of a `--readings` line."""
-        return [{"id": f.id, "box": [round(v, 4) for v in f.box], "seen": f.seen,
-                 "score": None if f.reading is None else round(f.reading.score, 2),
-                 "kind": None if f.reading is None else f.reading.kind.value,
-                 "eye_engagement": None if f.reading is None else round(f.reading.eye_engagement, 2)}
+        return [{"id": f.id, "box": [round(v, 4) for v in f.box], "seen": f.seen, **reading_record(f.reading)}
                 for f in self.faces]
 
     def close(self) -> None:
@@ -127,7 +123,7 @@ class GroupMode:
             self.stats.close()
 
 
-# ---- set-up from the config (used by `smile-mirror run --mode group` and the bench) -------------
+# ---- how many faces group mode follows ------------------------------------------------------------
 
 GROUP_DEFAULT_FACES = 4
 
@@ -135,19 +131,3 @@ GROUP_DEFAULT_FACES = 4
 def group_faces(max_faces: int) -> int:
     """`pipeline.max_faces` in group mode: the configured number when above 1, else 4."""
     return max_faces if max_faces > 1 else GROUP_DEFAULT_FACES
-
-
-def group_landmarker(model, max_faces: int):
-    """Landmarkers for 1..max_faces faces, detecting newcomers twice a second (core.multiface)."""
-    from core.multiface import NewcomerSearchLandmarker
-
-    return NewcomerSearchLandmarker(model, max_faces=group_faces(max_faces))
-
-
-def group_mode(config) -> GroupMode:
-    from core.config import state_dir
-
-    folder = state_dir(config)
-    log.info("group mode: up to %d faces; anonymous counts per hour in %s", group_faces(config.pipeline.max_faces),
-             folder / "group-stats.json")
-    return GroupMode(max_faces=group_faces(config.pipeline.max_faces), stats=GroupStats(folder))

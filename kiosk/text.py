@@ -3,7 +3,7 @@
 Painters ask for words by key: `t("attract_title")`, `t("group_count", smiling=2, present=3)`.
 The keys are the catalogue's msgids; each shipped language (English included) has a `.po` file
 in `kiosk/i18n/<lang>/LC_MESSAGES/smile-mirror.po`, extracted from the code with Babel
-(the command is in babel.cfg; then `pybabel update -i kiosk/i18n/smile-mirror.pot -d kiosk/i18n
+(the command is in babel.cfg; then `pybabel update --no-fuzzy-matching -i kiosk/i18n/smile-mirror.pot -d kiosk/i18n
 -D smile-mirror` and fill in the new msgstr in every language). The `.po`
 files ship in the package and are compiled to `.mo` with Babel the first time a language is
 used, into the cache folder (keyed by the `.po` file's digest, so an edited catalogue is

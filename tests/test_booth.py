@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import Future
 from pathlib import Path
 
 import cv2
@@ -21,7 +22,9 @@ from kiosk.app import App
 from kiosk.booth import BoothTrigger, PhotoBooth
 from kiosk.display import RecordingDisplay
 from kiosk.photos import PhotoNotSaved, PhotoStore
-from kiosk.render import SHADE, Renderer
+from kiosk.modes.photobooth import BoothMode
+from kiosk.paint import SHADE
+from kiosk.render import Renderer
 from kiosk.view import Screen, View
 from tests.conftest import load_rgb, write_video
 
@@ -42,7 +45,7 @@ def booth_for(state: Path, **kw) -> PhotoBooth:
 
 def run_app(video: Path, model_path: Path, booth: PhotoBooth, display=None) -> App:
     app = App(open_source=lambda: VideoFileSource(video, pace=False), landmarker=MediapipeLandmarker(model_path),
-              display=display or RecordingDisplay((640, 480)), booth=booth)
+              display=display or RecordingDisplay(screen=(640, 480)), mode=BoothMode(booth))
     app.run()
     return app
 
@@ -69,7 +72,7 @@ def test_genuine_only_mode_waits_for_eye_engagement(two_smiles_video: Path, mode
     booth = booth_for(tmp_path, require_genuine=True)
     with open(readings, "w") as out:
         App(open_source=lambda: VideoFileSource(two_smiles_video, pace=False),
-            landmarker=MediapipeLandmarker(model_path), display=RecordingDisplay((640, 480)), booth=booth,
+            landmarker=MediapipeLandmarker(model_path), display=RecordingDisplay(screen=(640, 480)), mode=BoothMode(booth),
             readings=out).run()
     kinds = [json.loads(line)["kind"] for line in readings.read_text().splitlines()]
     sidecars = [json.loads(p.read_text())["kind"] for p in (tmp_path / "photos").glob("*.json")]
@@ -158,12 +161,12 @@ def test_a_really_full_filesystem(tmp_path: Path) -> None:
 def test_review_screen_renders(astronaut: np.ndarray, tmp_path: Path) -> None:
     from kiosk.booth import BoothView, Phase
 
-    canvas = pygame.Surface((640, 360))
-    view = View(Screen.REVIEW, astronaut, None, booth=BoothView(Phase.REVIEW, photo=astronaut, notice="Photo saved",
-                                                               caption="Smile Score 87  ·  Genuine smile"))
-    Renderer((640, 360)).draw(view, canvas)
-    pygame.image.save(canvas, str(tmp_path / "review.png"))
-    img = pygame.surfarray.array3d(canvas).swapaxes(0, 1)
+    display = RecordingDisplay(screen=(640, 360))
+    view = View(Screen.REVIEW, astronaut, None, mode=BoothView(Phase.REVIEW, photo=astronaut, notice="Photo saved",
+                                                              caption="Smile Score 87  ·  Genuine smile"))
+    Renderer(display.canvas).draw(view, BoothMode(PhotoBooth(BoothTrigger(), PhotoStore(tmp_path), slideshow=False)))
+    display.save(tmp_path / "review.png")
+    img = display.snapshot()
     # the whole photo is shown, letterboxed, unmirrored: the flag is on the left of the portrait
     assert img[5, 20].tolist() == list(SHADE) and img[5, 620].tolist() == list(SHADE)
     flag = img[120:200, 145:190].reshape(-1, 3).mean(axis=0)
@@ -184,22 +187,22 @@ def test_photobooth_on_the_command_line(two_smiles_video: Path, model_cache: Pat
 
 
 class SlowCamera:
-    """A still camera whose still arrives when the test says so."""
+    """A still camera whose still arrives when the test says so (as the capture thread's does)."""
 
     def __init__(self) -> None:
-        self.requests = self.cancels = 0
-        self.ready: tuple | None = None
+        self.asked: list[Future] = []
 
-    def request_still(self) -> None:
-        self.requests += 1
-        self.ready = None
+    def request_still(self) -> Future:
+        self.asked.append(Future())
+        return self.asked[-1]
 
-    def take_still(self) -> tuple | None:
-        got, self.ready = self.ready, None
-        return got
-
-    def cancel_still(self) -> None:
-        self.cancels += 1
+    def deliver(self, image: np.ndarray | None) -> bool:
+        """Answer the latest request, as the capture thread would; False if it was cancelled."""
+        future = self.asked[-1]
+        if not future.set_running_or_notify_cancel():
+            return False
+        future.set_result(image)
+        return True
 
 
 def test_the_previous_photo_is_never_shown_for_a_new_shot(tmp_path: Path) -> None:
@@ -211,7 +214,7 @@ def test_the_previous_photo_is_never_shown_for_a_new_shot(tmp_path: Path) -> Non
     first, second = np.full((48, 64, 3), 10, np.uint8), np.full((48, 64, 3), 200, np.uint8)
     t = 0.0
     view = booth.step(t, smile, first, camera)
-    camera.ready = (first,)
+    assert camera.deliver(first)
     view = booth.step(t := t + 33, smile, first, camera)
     assert view.photo is first
     while view.phase is not Phase.ARMED:  # review, cooldown, then a new smile is needed
@@ -219,12 +222,28 @@ def test_the_previous_photo_is_never_shown_for_a_new_shot(tmp_path: Path) -> Non
     booth.step(t := t + 33, smile, second, camera)  # shot two: its still is slow to come
     view = booth.step(t := t + 33, smile, second, camera)
     assert view.photo is None, "while the new still is on its way, the old photo stays hidden"
-    camera.ready = (second,)
+    assert camera.deliver(second)
     view = booth.step(t := t + 500, smile, second, camera)
     assert view.photo is second and view.phase is Phase.REVIEW
     view = booth.step(t := t + 900, smile, second, camera)
     assert view.phase is Phase.REVIEW, "the review lasts its full time from the photo's arrival"
     booth.close(camera)
+
+
+def test_a_still_that_comes_too_late_is_dropped_and_the_preview_kept(tmp_path: Path) -> None:
+    booth = PhotoBooth(BoothTrigger(hold_ms=0, review_ms=5000, cooldown_ms=0), PhotoStore(tmp_path), slideshow=False)
+    camera, smile = SlowCamera(), SmileReading(t_ms=0, score=90, kind=SmileKind.GENUINE, eye_engagement=70,
+                                               box=(0, 0, 1, 1), raw_score=90)
+    preview, late = np.full((48, 64, 3), 10, np.uint8), np.full((48, 64, 3), 200, np.uint8)
+    view = booth.step(0.0, smile, preview, camera)
+    assert view.photo is None and len(camera.asked) == 1
+    view = booth.step(PhotoBooth.STILL_TIMEOUT_MS + 1, smile, preview, camera)
+    assert view.photo is preview, "past the timeout the preview frame is the photo"
+    assert camera.asked[0].cancelled() and not camera.deliver(late), "the late still is refused"
+    view = booth.step(PhotoBooth.STILL_TIMEOUT_MS + 100, smile, preview, camera)
+    assert view.photo is preview
+    booth.close()
+    assert len(booth.saved) == 1 and cv2.imread(str(booth.saved[0]))[0, 0].tolist() == [10, 10, 10]
 
 
 def test_the_slideshow_reads_the_disk_once_per_slide(tmp_path: Path) -> None:

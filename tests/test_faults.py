@@ -1,4 +1,4 @@
-"""The fault table of issue 7, one fault at a time, injected through the shipped fault classes
+"""The faults a kiosk meets, one at a time, injected through the shipped fault classes
 (core.faults) into the real app loop: what the visitor sees, what the log says, what recovers.
 
 Covered elsewhere and not repeated here: no camera at start (test_app, test_pipeline), garbage
@@ -114,7 +114,7 @@ def test_camera_lost_mid_run_shows_unavailable_within_two_seconds_and_reconnects
 
     opener = FlakyOpener(open_camera)
     notifier = TimedNotifier()
-    app = App(open_source=opener, landmarker=ReplayLandmarker([[]]), display=RecordingDisplay((160, 120)),
+    app = App(open_source=opener, landmarker=ReplayLandmarker([[]]), display=RecordingDisplay(screen=(160, 120)),
               notifier=notifier)
     states = ScreenLog(until)
     run_app(app, states, limit_s=15)
@@ -148,8 +148,9 @@ def test_a_camera_that_opens_but_never_reads_is_retried_with_back_off(model_cach
 
 
 def test_an_opener_failing_with_a_foreign_error_is_retried(model_cache: Path) -> None:
-    """A driver binding raising something other than SourceError at open used to kill the
-    capture thread for good (a frozen mirror until the watchdog fired)."""
+    """A driver binding raising something other than SourceError at open is retried like a
+    missing camera: were it to end the capture thread, the mirror would freeze until the
+    watchdog fired."""
     calls = []
 
     def flaky() -> FaultySource:
@@ -174,7 +175,7 @@ def test_a_hung_camera_driver_starves_the_watchdog(model_cache: Path) -> None:
     watchdog stops being fed once the capture thread has made no progress for its limit."""
     source = camera(model_cache, {15: "hang"})
     notifier = TimedNotifier()
-    app = App(open_source=lambda: source, landmarker=ReplayLandmarker([[]]), display=RecordingDisplay((160, 120)),
+    app = App(open_source=lambda: source, landmarker=ReplayLandmarker([[]]), display=RecordingDisplay(screen=(160, 120)),
               notifier=notifier, stale_s=0.3, backoff_s=(0.05, 0.2))
     limit_s = max(0.2, 0.3) + 2.0  # CaptureThread.alive(): the longest back-off or staleness, plus 2 s
 
@@ -206,7 +207,7 @@ def test_a_landmarker_failing_on_every_frame_is_counted_and_logged_once_a_minute
     caplog.set_level(logging.WARNING)
     landmarker = FaultyLandmarker(ReplayLandmarker([[]]), every=1)
     app = App(open_source=lambda: VideoFileSource(face_video, pace=False), landmarker=landmarker,
-              display=RecordingDisplay((640, 480)))
+              display=RecordingDisplay(screen=(640, 480)))
     states = ScreenLog()
     run_app(app, states, limit_s=30)
     assert app.stats.displayed == 90, "every frame is still shown"
@@ -214,7 +215,7 @@ def test_a_landmarker_failing_on_every_frame_is_counted_and_logged_once_a_minute
     assert app.stats.loop_errors == 0 and Screen.FAILSAFE not in {s for _, s in states.seen}
     failures = [r for r in caplog.records if "landmarker failed" in r.getMessage()]
     assert len(failures) == 1 and "injected" in failures[0].getMessage()
-    assert app.inference._throttle.suppressed == landmarker.count - 1
+    assert app.inference.runner.throttle.suppressed == landmarker.count - 1
 
 
 def test_the_landmarker_log_lets_one_line_through_per_minute(astronaut, caplog: pytest.LogCaptureFixture) -> None:
@@ -226,7 +227,7 @@ def test_the_landmarker_log_lets_one_line_through_per_minute(astronaut, caplog: 
             for _ in range(20):
                 assert worker.submit(frame, 0.0) and worker.wait_idle(2.0)
                 assert worker.poll().error
-            worker._throttle._last -= 60.0  # a minute passes
+            worker.runner.throttle._last -= 60.0  # a minute passes
     finally:
         worker.close()
     assert worker.errors == 60
@@ -244,7 +245,7 @@ def test_every_kind_of_garbage_frame_leaves_the_mirror_running(face_video: Path,
         return source_box[-1]
 
     app = App(open_source=open_source, landmarker=MediapipeLandmarker(model_path),
-              display=RecordingDisplay((640, 480)))
+              display=RecordingDisplay(screen=(640, 480)))
     run_app(app, ScreenLog(), limit_s=60)
     assert app.capture.status().bad_frames == 4  # black and noise are valid pictures with no face
     assert app.stats.displayed == 90 - 4 and app.stats.loop_errors == app.stats.landmarker_errors == 0
@@ -265,7 +266,7 @@ def test_signals_stop_cleanly_releasing_camera_and_model(signum: int, face_video
     source = FaultySource(VideoFileSource(face_video, pace=True, loop=True), {}, live=True)
     landmarker = FaultyLandmarker(MediapipeLandmarker(model_path))
     notifier = TimedNotifier()
-    app = App(open_source=lambda: source, landmarker=landmarker, display=RecordingDisplay((640, 480)),
+    app = App(open_source=lambda: source, landmarker=landmarker, display=RecordingDisplay(screen=(640, 480)),
               notifier=notifier)
     threading.Timer(0.7, os.kill, (os.getpid(), signum)).start()
     took = run_app(app, ScreenLog(), limit_s=10)
@@ -280,7 +281,7 @@ def test_signals_stop_cleanly_releasing_camera_and_model(signum: int, face_video
 @pytest.mark.skipif(not MAIN_THREAD, reason="signals need the main thread")
 def test_sigterm_with_a_hung_camera_still_stops_within_two_seconds(model_cache: Path) -> None:
     source = camera(model_cache, {5: "hang"})
-    app = App(open_source=lambda: source, landmarker=ReplayLandmarker([[]]), display=RecordingDisplay((160, 120)))
+    app = App(open_source=lambda: source, landmarker=ReplayLandmarker([[]]), display=RecordingDisplay(screen=(160, 120)))
     try:
         def until(log: ScreenLog) -> None:
             if source.hanging.is_set() and not until.sent:

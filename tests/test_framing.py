@@ -119,21 +119,20 @@ def test_a_real_face_held_still_does_not_move_the_crop(held_face_series) -> None
         assert c.x - 1e-6 <= max(box[0] * fw, c.x) and min(box[2] * fw, c.x + c.w) - max(box[0] * fw, c.x) >= width - 1
 
 
-def test_the_renderer_keeps_an_off_centre_visitor_on_a_portrait_screen() -> None:
+def test_the_paint_kit_keeps_an_off_centre_visitor_on_a_portrait_screen() -> None:
     """A 4:3 camera on a 1080x1920 screen: a visitor at the right of the frame is on screen."""
-    import pygame
+    from kiosk.display import RecordingDisplay
+    from kiosk.paint import Painter
 
-    from core.types import SmileKind, SmileReading
-    from kiosk.render import Renderer
-    from kiosk.view import Screen, View
-
-    size = (270, 480)  # the canvas a 640x480 camera gives on a 1080x1920 screen (SDL scales it 4x)
-    canvas = pygame.Surface(size)
-    renderer = Renderer(size)
+    display = RecordingDisplay(screen=(1080, 1920))
+    p = Painter(display.canvas)
     box = face_at(0.82)
-    reading = SmileReading(t_ms=0, score=70.0, kind=SmileKind.POSED, eye_engagement=30.0, box=box, raw_score=70.0)
     frame = np.zeros((480, 640, 3), np.uint8)
     for i in range(30):
-        renderer.draw(View(Screen.MIRROR, frame, reading, t_ms=i * DT), canvas)
-        left, top, right, bottom = renderer.box_on_screen(box, mirror=True)
-        assert 0 <= left and right <= size[0] and 0 <= top and bottom <= size[1], (i, left, right)
+        display.canvas.begin()
+        screen = p.camera(frame, mirror=True, follow=box, t_ms=i * DT)
+        display.canvas.finish()
+        left, top, right, bottom = screen.box(box)
+        assert 0 <= left and right <= 1080 and 0 <= top and bottom <= 1920, (i, left, right)
+    fixed = p.camera(frame, mirror=True)  # the old centre crop would cut this visitor off
+    assert fixed.box(box)[0] < 0

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import numpy as np
-import pygame
 import pytest
 
+from kiosk.display import RecordingDisplay
+from kiosk.modes.lobby import LobbyMode
 from kiosk.render import Renderer
 from kiosk.view import Screen, View
 
 
 @pytest.mark.parametrize("grey", [255, 200, 0])
 def test_diagnostics_read_on_a_light_or_dark_picture(grey: int) -> None:
-    canvas = pygame.Surface((1280, 720))
+    display = RecordingDisplay(screen=(1280, 720))
     frame = np.full((480, 640, 3), grey, np.uint8)
     items = {"source": "demo", "display fps": "29.8", "scores/s": "14.9", "inference": "12.0 ms", "skipped": "0 (0 busy)"}
-    Renderer((1280, 720)).draw(View(Screen.ATTRACT, frame, diagnostics=items), canvas)
-    px = pygame.surfarray.array3d(canvas).transpose(1, 0, 2).astype(int)  # rows, columns
+    Renderer(display.canvas).draw(View(Screen.ATTRACT, frame, diagnostics=items), LobbyMode())
+    px = display.canvas.snapshot().astype(int)  # rows, columns
     u = 720 / 100
     box = px[round(2 * u):round(2 * u) + 5 * round(4.2 * u), round(2 * u):round(2 * u) + 150]
     luminance = box.mean(axis=2)
