@@ -71,7 +71,7 @@ def test_every_language_translates_every_key_with_the_same_placeholders(language
 def test_words_in_each_language(tmp_path: Path) -> None:
     assert text.Catalogue("en", cache=tmp_path)("kind_genuine") == "Genuine smile"
     assert text.Catalogue("de", cache=tmp_path)("group_count", smiling=2, present=3) == "2 von 3 lächeln"
-    assert text.Catalogue("fr", cache=tmp_path)("kind_none") == "Pas encore de sourire"
+    assert text.Catalogue("fr", cache=tmp_path)("kind_none") == "Pas de sourire"
     assert text.Catalogue("es", cache=tmp_path)("photo_saved") == "Foto guardada"
     compiled = sorted(p.name.split("-")[0] for p in (tmp_path / "i18n").glob("*.mo"))
     assert compiled == ["de", "en", "es", "fr"]  # each compiled once, from its .po, by Babel
@@ -230,3 +230,33 @@ def test_the_logo_is_drawn_on_the_attract_screen() -> None:
 
     assert blue_share(False) == 0.0
     assert blue_share(True) > 0.02
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("size", [(1920, 1080), (1080, 1920)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_every_language_fits_on_the_lobby_screens(english, language: str, size, tmp_path: Path) -> None:
+    """Longer words (German, French, Spanish) still fit: every line drawn lies on the screen."""
+    from core.types import SmileReading
+    from kiosk.coaching import Cue
+    from kiosk.display import RecordingDisplay
+    from kiosk.modes.lobby import LobbyMode, LobbyView
+    from kiosk.render import Renderer
+    from kiosk.view import Screen, View
+
+    text.use(text.Catalogue(language, cache=tmp_path))
+    frame = np.full((480, 640, 3), 120, np.uint8)
+    box = (0.38, 0.05, 0.62, 0.45)
+    views = [View(Screen.ATTRACT, frame, source="demo")]
+    for kind, cue in ((SmileKind.NONE, Cue.INVITE), (SmileKind.POSED, Cue.EYES), (SmileKind.GENUINE, Cue.REWARD)):
+        score = 12.0 if kind is SmileKind.NONE else 78.0
+        views.append(View(Screen.MIRROR, frame, SmileReading(t_ms=0, score=score, kind=kind, eye_engagement=60.0,
+                                                             box=box, raw_score=score), mode=LobbyView(cue, 0.3)))
+    display = RecordingDisplay(screen=size)
+    renderer = Renderer(display.canvas)
+    screen = (0, 0, *size)
+    for view in views:
+        renderer.draw(view, LobbyMode())
+        for d in renderer.painter.drawn:
+            r = d.rect
+            assert r.left >= 0 and r.top >= 0 and r.right <= size[0] and r.bottom <= size[1], \
+                f"{language} {size}: {d.text!r} at {tuple(r)} leaves the screen {screen}"
