@@ -129,8 +129,9 @@ def paint_score_card(r: SmileReading, p: Painter, face: tuple[float, float, floa
                                                Cue.GENUINE if r.kind is SmileKind.GENUINE else Cue.INVITE)
     colour = GOLD if cue in (Cue.REWARD, Cue.GENUINE) else INK
     line = p.paragraph(t(CUES[cue]), "line", colour, inner.width, x=inner.left, y=y)
-    if cue in (Cue.EYES, Cue.INVITE) and line.bottom + pad < inner.bottom - p.px("line"):
-        p.paragraph(t("coach_why"), "line", MUTED, inner.width, x=inner.left, y=line.bottom + pad)
+    why = t("coach_why") if cue in (Cue.EYES, Cue.INVITE) else t("coach_why_genuine")
+    if len(p.wrap(why, "line", inner.width)) * p.font(p.px("line")).get_linesize() < inner.bottom - line.bottom - pad:
+        p.paragraph(why, "line", MUTED, inner.width, x=inner.left, y=line.bottom + pad)
     if coach is not None and coach.cue is Cue.REWARD:
         paint_reward(p, card, coach.reward)
     return card
