@@ -35,6 +35,7 @@ UNIT = "smile-mirror.service"
 SCREEN = (1920, 1080)
 READY_WITHIN_S = 60.0
 BACK_WITHIN_S = 15.0
+SLOW = 1.0  # how much longer the waits are (not the limits): 4 under TCG (--accel tcg)
 KILL_SLACK_S = 5.0  # the watchdog's kill and the restart job, on top of WatchdogSec + RestartSec
 MAX_EXPOSURE = 1.5
 BOOTH_IMAGES = ("astronaut.png", "chelsea.png")  # a smiling face, then no face (re-arms the booth)
@@ -239,6 +240,7 @@ class Monitor:
 class Machine:
     image: Path
     run_dir: Path
+    accel: str = "kvm"
     boots: int = 0
     proc: subprocess.Popen[bytes] | None = None
     agent: Agent | None = None
@@ -263,7 +265,8 @@ class Machine:
         self.console_logs.append(console)
         cmdline = ("root=/dev/vda ro console=ttyS0 video=Virtual-1:1920x1080 panic=-1 "
                    "systemd.show_status=false " + extra_cmdline).strip()
-        cmd = ["qemu-system-x86_64", "-enable-kvm", "-cpu", "host", "-smp", "2", "-m", "2048",
+        cpu = ["-enable-kvm", "-cpu", "host"] if self.accel == "kvm" else ["-accel", "tcg,thread=multi", "-cpu", "max"]
+        cmd = ["qemu-system-x86_64", *cpu, "-smp", "2", "-m", "2048",
                "-nodefaults", "-no-user-config", "-nic", "none", "-display", "none", "-no-reboot",
                "-kernel", str(self.image / "vmlinuz"), "-initrd", str(self.image / "initrd.img"),
                "-append", cmdline,
@@ -287,11 +290,11 @@ class Machine:
                 if time.monotonic() > end or self.proc.poll() is not None:
                     raise RuntimeError(f"QEMU did not start (see {self.run_dir}/qemu-{self.boots}.log)")
                 time.sleep(0.1)
-        self.agent.wait_up(timeout=90)
+        self.agent.wait_up(timeout=90 * SLOW)
 
     def sh(self, command: str, timeout: float = 30.0) -> tuple[int, str]:
         assert self.agent is not None
-        return self.agent.run(command, timeout)
+        return self.agent.run(command, timeout * SLOW)
 
     def out(self, command: str, timeout: float = 30.0) -> str:
         rc, text = self.sh(command, timeout)
@@ -378,7 +381,7 @@ def guest_uptime(m: Machine) -> float:
 
 
 def check_ready(m: Machine, r: Report) -> str | None:
-    pid = wait_for(lambda: active_pid(m), timeout=READY_WITHIN_S + 30)
+    pid = wait_for(lambda: active_pid(m), timeout=(READY_WITHIN_S + 30) * SLOW)
     host_s = time.monotonic() - m.started
     if not pid:
         u = m.unit("ActiveState", "SubState", "Result")
@@ -424,8 +427,8 @@ def check_crash(m: Machine, r: Report, pid: str) -> str | None:
     restart = m.unit("RestartUSec")["RestartUSec"]
     m.out(f"kill -SEGV {pid}")
     t0 = time.monotonic()
-    new = wait_for(lambda: active_pid(m, not_pid=pid), timeout=BACK_WITHIN_S + 30, every=0.25)
-    shown = new and wait_for(lambda: screen_back(m, "after-segv"), timeout=BACK_WITHIN_S + 30 - (time.monotonic() - t0), every=0.5)
+    new = wait_for(lambda: active_pid(m, not_pid=pid), timeout=(BACK_WITHIN_S + 30) * SLOW, every=0.25)
+    shown = new and wait_for(lambda: screen_back(m, "after-segv"), timeout=(BACK_WITHIN_S + 30) * SLOW - (time.monotonic() - t0), every=0.5)
     s = time.monotonic() - t0
     journal = m.out(f"journalctl -b -u {UNIT} --no-pager -o cat | grep -E 'code=dumped|status=11|SEGV' | tail -n1")
     ok = bool(new and shown) and s <= BACK_WITHIN_S
@@ -441,7 +444,7 @@ def check_watchdog(m: Machine, r: Report, pid: str) -> str | None:
     t_stop = guest_uptime(m)
     m.out(f"kill -STOP {pid}")
     t0 = time.monotonic()
-    new = wait_for(lambda: active_pid(m, not_pid=pid), timeout=limit + 40, every=1.0)
+    new = wait_for(lambda: active_pid(m, not_pid=pid), timeout=(limit + 40) * SLOW, every=1.0)
     s = time.monotonic() - t0
     started = (int(m.unit("ExecMainStartTimestampMonotonic")["ExecMainStartTimestampMonotonic"]) / 1e6 - t_stop
                if new else float("nan"))
@@ -464,7 +467,7 @@ def parse_duration(text: str) -> float:
 
 def check_security(m: Machine, r: Report, pid: str) -> None:
     t0 = time.monotonic()
-    text = m.out(f"systemd-analyze security --no-pager {UNIT}", timeout=60)
+    text = m.out(f"systemd-analyze security --no-pager {UNIT}", timeout=60 * SLOW)
     found = re.search(r"Overall exposure level for \S+: ([0-9.]+)\s+(\S+)", text)
     level = float(found.group(1)) if found else float("inf")
     r.add("exposure", level <= MAX_EXPOSURE, time.monotonic() - t0,
@@ -533,7 +536,7 @@ def check_booth(m: Machine, r: Report) -> None:
     t0 = time.monotonic()
     m.out(BOOTH_CONFIG, timeout=60)
     before = photo_count(m)
-    taken = wait_for(lambda: photo_count(m) >= before + 3 and photo_count(m), timeout=60, every=0.5)
+    taken = wait_for(lambda: photo_count(m) >= before + 3 and photo_count(m), timeout=60 * SLOW, every=0.5)
     if not taken:
         for name in ("power cut: fsck", "power cut: photos", "power cut: counters", "booth carries on"):
             r.add(name, False, time.monotonic() - t0, f"the booth took {photo_count(m) - before} photos in 60 s, needs 3")
@@ -572,17 +575,17 @@ def check_booth(m: Machine, r: Report) -> None:
     r.add("power cut: counters", rc == 0, time.monotonic() - t0,
           f"counters.json loads: {counters.strip()[:120]} (before the cut: {counters_before[:80]})")
     t0 = time.monotonic()
-    pid = wait_for(lambda: active_pid(m), timeout=READY_WITHIN_S + 30)
+    pid = wait_for(lambda: active_pid(m), timeout=(READY_WITHIN_S + 30) * SLOW)
     after = photo_count(m)
-    more = pid and wait_for(lambda: photo_count(m) > after and photo_count(m), timeout=60, every=0.5)
+    more = pid and wait_for(lambda: photo_count(m) > after and photo_count(m), timeout=60 * SLOW, every=0.5)
     r.add("booth carries on", bool(more), time.monotonic() - t0,
           f"after the reboot: mirror pid {pid or '-'} active, photos {after} -> {more or after}")
     check_no_traceback(m, r, "after the power cut")
 
 
-def run_all(image: Path, run_dir: Path) -> int:
+def run_all(image: Path, run_dir: Path, accel: str = "kvm") -> int:
     r = Report()
-    m = Machine(image, run_dir)
+    m = Machine(image, run_dir, accel)
     print(f"{'CHECK':<22} {'RESULT':<6} {'SECS':>6}  DETAIL", flush=True)
     t_all = time.monotonic()
     try:
@@ -593,7 +596,7 @@ def run_all(image: Path, run_dir: Path) -> int:
             time.sleep(2)
             check_screen(m, r)
             pid = check_crash(m, r, pid) or pid
-            pid = check_watchdog(m, r, pid) or wait_for(lambda: active_pid(m), timeout=60) or pid
+            pid = check_watchdog(m, r, pid) or wait_for(lambda: active_pid(m), timeout=60 * SLOW) or pid
             check_security(m, r, pid)
             check_booth(m, r)
     except (TimeoutError, ConnectionError, RuntimeError, OSError) as exc:
@@ -612,6 +615,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--image", type=Path, help="folder with disk.raw, vmlinuz, initrd.img")
     ap.add_argument("--run", type=Path, help="folder for the overlay disk, logs and screendumps")
+    ap.add_argument("--accel", choices=("kvm", "tcg"), default="kvm",
+                    help="kvm (the test); tcg: QEMU's emulation, for debugging where KVM cannot boot Linux")
     ap.add_argument("--list", action="store_true", help="print the checks and exit")
     args = ap.parse_args(argv)
     if args.list:
@@ -620,7 +625,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.image or not args.run:
         ap.error("--image and --run are needed")
     args.run.mkdir(parents=True, exist_ok=True)
-    return run_all(args.image, args.run)
+    global SLOW
+    if args.accel == "tcg":
+        SLOW = 4.0
+    return run_all(args.image, args.run, args.accel)
 
 
 if __name__ == "__main__":
