@@ -5,6 +5,7 @@
 #   sudo hw/boot-vm.sh             build (or reuse) the disk image, boot it, run every check
 #   hw/boot-vm.sh --dry-run        print the plan and the cache state, change nothing
 #   sudo hw/boot-vm.sh --keep      keep the guest's disk and logs (CACHE/vm-run/) after a pass
+#   hw/boot-vm.sh --kvm-check      exit 0 if /dev/kvm answers, else print why and exit 3
 #   sudo hw/boot-vm.sh --tcg       QEMU's emulation instead of KVM (debugging only: slower than
 #                                  the limits the checks hold the mirror to)
 #
@@ -50,7 +51,7 @@ DRY_RUN=0
 KEEP=0
 ACCEL=kvm
 
-usage() { sed -n '2,23s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,24s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'boot-vm: %s\n' "$*" >&2; exit 2; }
 key_of() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }
@@ -61,6 +62,12 @@ parse_args() {
             --dry-run | -n) DRY_RUN=1 ;;
             --keep) KEEP=1 ;;
             --tcg) ACCEL=tcg ;;
+            --kvm-check)
+                local why
+                if why="$(kvm_usable 2>&1)"; then echo "/dev/kvm answers KVM_GET_API_VERSION (12)"; exit 0; fi
+                printf '%s\n' "$why"
+                exit 3
+                ;;
             -h | --help) usage; exit 0 ;;
             *) usage >&2; die "unknown option: $1" ;;
         esac
@@ -318,6 +325,35 @@ build_image() {
     say "image: $(du -sh --apparent-size "$IMAGE/disk.raw" | cut -f1) ext4 ($(du -sh "$IMAGE/disk.raw" | cut -f1) used)"
 }
 
+# /dev/kvm can answer its ioctls and still not run a stock kernel: a KVM that is itself nested
+# in a VM without hardware virtualisation (the kvm_pvm module, "Pagetable-based Virtual
+# Machine") runs only guests built for it, and Debian's kernel spins in its decompressor. So the
+# image's own kernel must print its banner on the serial line under KVM within PROBE_S seconds
+# (it takes well under one on a working KVM); otherwise the boot is skipped with the reason.
+PROBE_S=20
+kvm_boots_linux() {
+    local log="$CACHE/vm-probe.log" pid i
+    : >"$log"
+    qemu-system-x86_64 -enable-kvm -cpu host -m 256 -nodefaults -no-user-config -display none \
+        -nic none -kernel "$IMAGE/vmlinuz" -append "console=ttyS0 panic=-1" -no-reboot \
+        -serial "file:$log" >"$log.qemu" 2>&1 &
+    pid=$!
+    for ((i = 0; i < PROBE_S * 10; i++)); do
+        if grep -q 'Linux version' "$log" 2>/dev/null; then
+            kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+    local why="no kernel banner on the serial line within ${PROBE_S}s"
+    [[ -s $log.qemu ]] && why="QEMU said: $(head -c 200 "$log.qemu" | tr '\n' ' ')"
+    [[ -d /sys/module/kvm_pvm ]] && why+="; this KVM is kvm_pvm (nested without hardware virtualisation), which runs only PVM-enabled guest kernels"
+    printf 'KVM cannot boot Debian'"'"'s kernel here: %s\n' "$why"
+    return 1
+}
+
 # Older images, bases and wheel folders (other keys) go, so that the cache does not grow.
 prune_cache() {
     local d
@@ -344,6 +380,13 @@ main() {
     fetch_wheels
     build_image
     prune_cache
+    if [[ $ACCEL == kvm ]]; then
+        local why
+        if ! why="$(kvm_boots_linux)"; then
+            printf 'boot-vm: %s\n' "$why" >&2
+            exit 3
+        fi
+    fi
     say "set-up done in $((SECONDS - start))s; booting"
     local run="$CACHE/vm-run" status=0
     rm -rf "$run"
