@@ -246,7 +246,6 @@ class Machine:
     agent: Agent | None = None
     monitor: Monitor | None = None
     started: float = 0.0
-    dumps: int = 0
     console_logs: list[Path] = field(default_factory=list)
 
     @property
@@ -304,8 +303,9 @@ class Machine:
 
     def screendump(self, label: str) -> Picture:
         assert self.monitor is not None
-        self.dumps += 1
-        path = self.run_dir / f"screen-{self.dumps:02d}-{label}.ppm"
+        # One file per label: a check that polls the screen overwrites its last dump.
+        path = self.run_dir / f"screen-{label}.ppm"
+        path.unlink(missing_ok=True)
         reply = self.monitor.command(f"screendump {path}")
         if not path.exists():
             raise RuntimeError(f"screendump wrote nothing: {reply.strip()}")
@@ -405,11 +405,11 @@ def check_no_traceback(m: Machine, r: Report, boot_label: str) -> None:
 
 def check_screen(m: Machine, r: Report) -> None:
     t0 = time.monotonic()
-    a = m.screendump("mirror")
+    a = m.screendump("1-mirror")
     ok, detail = mirror_on_screen(a)
     r.add("screen filled", ok, time.monotonic() - t0, detail)
     time.sleep(3)
-    b = m.screendump("mirror-3s-later")
+    b = m.screendump("2-mirror-3s-later")
     share = changed_share(a, b)
     ok_b, detail_b = mirror_on_screen(b)
     r.add("screen live", share >= 0.02 and ok_b, time.monotonic() - t0,
@@ -428,7 +428,7 @@ def check_crash(m: Machine, r: Report, pid: str) -> str | None:
     m.out(f"kill -SEGV {pid}")
     t0 = time.monotonic()
     new = wait_for(lambda: active_pid(m, not_pid=pid), timeout=(BACK_WITHIN_S + 30) * SLOW, every=0.25)
-    shown = new and wait_for(lambda: screen_back(m, "after-segv"), timeout=(BACK_WITHIN_S + 30) * SLOW - (time.monotonic() - t0), every=0.5)
+    shown = new and wait_for(lambda: screen_back(m, "3-after-segv"), timeout=(BACK_WITHIN_S + 30) * SLOW - (time.monotonic() - t0), every=0.5)
     s = time.monotonic() - t0
     journal = m.out(f"journalctl -b -u {UNIT} --no-pager -o cat | grep -E 'code=dumped|status=11|SEGV' | tail -n1")
     ok = bool(new and shown) and s <= BACK_WITHIN_S
