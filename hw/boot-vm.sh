@@ -149,7 +149,7 @@ need_tools() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
     python3 -m pip --version >/dev/null 2>&1 || die "python3 -m pip is needed to download the wheels"
-    [[ -s $HOST_MODELS/face_landmarker.task && -s $HOST_MODELS/astronaut.png ]] ||
+    [[ -s $HOST_MODELS/face_landmarker.task && -s $HOST_MODELS/astronaut.png && -s $HOST_MODELS/chelsea.png ]] ||
         die "no model in $HOST_MODELS: run ./mirror model fetch first (or set SMILE_MIRROR_CACHE)"
 }
 
@@ -298,9 +298,9 @@ build_image() {
     tar -xf "$BASE" -C "$work"
     mkdir -p "$work$GUEST_SRC" "$work$GUEST_MODELS"
     project_files | (cd "$SRC" && tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -xf - -C "$work$GUEST_SRC"
-    # The guest downloads nothing: the host's model and demo face, checked again by the
-    # installer's `model verify`.
-    cp "$HOST_MODELS/face_landmarker.task" "$HOST_MODELS/astronaut.png" "$work$GUEST_MODELS/"
+    # The guest downloads nothing: the host's model (checked again by the installer's `model
+    # verify`), the demo face, and a picture without a face (the photo booth check re-arms on it).
+    cp "$HOST_MODELS/face_landmarker.task" "$HOST_MODELS/astronaut.png" "$HOST_MODELS/chelsea.png" "$work$GUEST_MODELS/"
     local t0=$SECONDS
     if ! in_root "$work" /bin/bash "$GUEST_SRC/hw/install.sh" >"$log" 2>&1; then
         tail -n 30 "$log" >&2
