@@ -476,8 +476,11 @@ def check_security(m: Machine, r: Report, pid: str) -> None:
     t0 = time.monotonic()
     probe = ("import socket,sys\ntry:\n socket.create_connection(('127.0.0.1', 8765), 3).close(); print('connected')\n"
              "except OSError as e:\n print('refused:', e); sys.exit(1)\n")
-    m.out("(python3 -m http.server --bind 127.0.0.1 8765 >/dev/null 2>&1 &) ; sleep 1")
-    rc_host, host = m.sh(f"python3 -c {shlex.quote(probe)}")
+    m.out("(python3 -m http.server --bind 127.0.0.1 8765 >/dev/null 2>&1 &)")
+    # The control: from the root namespace the server answers (once it listens).
+    rc_host, host = m.sh(f"for i in $(seq 40); do python3 -c {shlex.quote(probe)} && exit 0; sleep 0.5; done; exit 1",
+                         timeout=60)
+    host = host.strip().splitlines()[-1] if host.strip() else host
     rc_unit, unit = m.sh(f"nsenter -t {pid} -n python3 -c {shlex.quote(probe)}")
     links = m.out(f"nsenter -t {pid} -n ip -o link | cut -d: -f2 | tr -d ' ' | paste -sd,").strip()
     same = m.out(f"[ $(readlink /proc/{pid}/ns/net) = $(readlink /proc/1/ns/net) ] && echo same || echo private").strip()
