@@ -20,7 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SYSTEMD = REPO / "systemd"
 INSTALL = REPO / "hw" / "install.sh"
-SCRIPTS = [INSTALL, REPO / "hw" / "smoke.sh"]
+SCRIPTS = [INSTALL, REPO / "hw" / "smoke.sh", REPO / "hw" / "boot-vm.sh"]
 LOCK_RULE = REPO / "hw" / "lock-choice.sh"
 SHELL_FILES = SCRIPTS + [REPO / "mirror", LOCK_RULE]  # emulate-pi.sh: tests/test_emulate_pi.py
 CONSOLE_UNIT = SYSTEMD / "smile-mirror.service"
