@@ -110,6 +110,7 @@ class CoachSession:
             self._live = (reading.score, reading.eye_engagement)
             self._advance(now_ms, reading, frame)
         if self.phase is Phase.RESULT and now_ms - self._since >= self.result_ms:
+            self._forget()  # the pictures go with the result
             self._to(Phase.DONE, now_ms)
         return self.view(now_ms)
 
