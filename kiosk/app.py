@@ -182,6 +182,11 @@ class App:
             return now
         return self._frame.t_ms + (now - self._frame_ms)
 
+    def _frame_clock(self, now: float) -> float:
+        """`now` on the clock the frames' `t_ms` use: monotonic time for a camera (its frames are
+        stamped at capture), the media clock for files, so a flip and a capture compare."""
+        return now if self.capture.live else self._media_clock(now)
+
     def _consume(self) -> None:
         result = self.inference.poll()
         if result is None:
@@ -217,7 +222,7 @@ class App:
         else:
             self._log_line(screen, status, self._media_clock(now))
         self.display.present()
-        self.mode.presented(now_ms())
+        self.mode.presented(self._frame_clock(now_ms()))
         self.stats.displayed += 1
         if not self._ready_sent:  # the first screen is up (the mirror, or the calm camera notice)
             self.notifier.ready()

@@ -1,0 +1,181 @@
+"""Coach mode: "smile with your eyes", a guided half-minute that teaches the Duchenne smile.
+
+The session is kiosk.coach's `CoachSession` (pure, on the clock); this module feeds it the
+tracked reading and the newest frame, and paints its steps: relax, smile, now with your eyes
+(a live eye-engagement gauge with the target marked, the moment it is reached celebrated),
+and the result (before and after, side by side, from pictures kept in memory only).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import pygame
+
+from kiosk.coach import CoachSession, CoachView, Moment, Phase
+from kiosk.modes.base import SingleFaceMode, Tick
+from kiosk.modes.lobby import card_rect, paint_attract, paint_reward
+from kiosk.paint import GOLD, INK, MUTED, SKY, Painter, score_colour
+from kiosk.view import Screen
+
+if TYPE_CHECKING:
+    from core.config import Config
+    from kiosk.view import View
+
+# Every word the visitor reads, in one place (for the catalogue).
+WORDS = {
+    "attract_title": "Can you smile with your eyes?",
+    "attract_detail": "Step up for a half-minute coach: the mirror watches your eyes as well as your mouth",
+    "step": "STEP {n} OF 3",
+    "relax_title": "Relax your face",
+    "relax_detail": "Just look at the screen for a moment: the mirror learns your neutral eyes",
+    "smile_title": "Now your best smile",
+    "smile_detail": "Any smile will do",
+    "eyes_title": "Now with your eyes",
+    "eyes_label": "Eye smile {value}",
+    "reached": "There it is: your eyes are smiling!",
+    "shortcut": "You smile with your eyes already!",
+    "result_title": "Your smile, before and after",
+    "before": "Before",
+    "after": "With your eyes",
+    "eye_value": "Eyes {value}",
+    "change_up": "Your eyes joined in",
+    "change_flat": "Thanks for trying: it gets easier with practice",
+    "why": "Smiles that reach the eyes read as real, and spread to the people who see them.",
+}
+CUES = (
+    "Think of someone you are glad to see",
+    "Let your cheeks lift",
+    "Let your eyes narrow a little",
+    "Smile as if at an old friend",
+)
+
+
+class CoachMode(SingleFaceMode):
+    name: ClassVar[str] = "coach"
+
+    def __init__(self, session: CoachSession | None = None) -> None:
+        super().__init__()
+        self.session = session or CoachSession()
+        self._view = CoachView(Phase.IDLE)
+
+    @classmethod
+    def from_config(cls, config: "Config") -> "CoachMode":
+        return cls()
+
+    def step(self, tick: Tick) -> Screen:
+        reading = tick.reading if tick.screen is Screen.MIRROR else None
+        # the picture is kept only as long as the session holds the moment (memory, never disk)
+        self._view = self.session.step(tick.now_ms, reading, tick.frame.rgb if tick.frame is not None else None)
+        if tick.screen not in (Screen.MIRROR, Screen.ATTRACT):
+            return tick.screen
+        if self._view.phase is Phase.RESULT:
+            return Screen.MIRROR  # the result stays up for its time, face or not
+        if self._view.phase in (Phase.IDLE, Phase.DONE):
+            return Screen.ATTRACT
+        return tick.screen
+
+    def view(self) -> CoachView:
+        return self._view
+
+    def animating(self) -> bool:
+        return self._view.celebrate > 0 or self._view.phase is Phase.RESULT
+
+    def score_every_frame(self) -> bool:
+        return self._view.phase is Phase.EYES  # the gauge answers every change
+
+    def record(self) -> dict:
+        return {"coach": self._view.phase.value}
+
+    def paint(self, view: "View", p: Painter) -> None:
+        paint_coach(view, view.mode if isinstance(view.mode, CoachView) else CoachView(Phase.IDLE), p)
+
+
+def paint_coach(view: "View", c: CoachView, p: Painter) -> None:
+    """The coach's screens: a plain function of the View so the lead may move it."""
+    if c.phase is Phase.RESULT and c.before is not None and c.after is not None:
+        paint_result(c, p)
+    elif c.phase in (Phase.RELAX, Phase.SMILE, Phase.EYES) and view.frame is not None:
+        paint_step(view, c, p)
+    else:
+        paint_attract(view, p, WORDS["attract_title"], WORDS["attract_detail"])
+
+
+def paint_step(view: "View", c: CoachView, p: Painter) -> None:
+    assert view.frame is not None
+    p.camera(view.frame, mirror=view.mirror)
+    face = (p.w * 0.35, p.h * 0.2, p.w * 0.65, p.h * 0.6)
+    if view.reading is not None:
+        face = p.face_marks(view.reading.box, score_colour(view.reading.score))
+    card = card_rect(p, face)
+    p.panel(card, alpha=165, radius=round(2 * p.u))
+    pad = round(2.5 * p.u)
+    inner = card.inflate(-2 * pad, -2 * pad)
+    n = {Phase.RELAX: 1, Phase.SMILE: 2, Phase.EYES: 3}[c.phase]
+    step = p.text(WORDS["step"].format(n=n), "line", MUTED, topleft=inner.topleft)
+    title_key = {Phase.RELAX: "relax_title", Phase.SMILE: "smile_title", Phase.EYES: "eyes_title"}[c.phase]
+    if c.celebrate > 0:
+        title_key = "shortcut" if c.shortcut else "reached"
+    title = p.paragraph(WORDS[title_key], "verdict", GOLD if c.celebrate > 0 else INK, inner.width,
+                        x=inner.left, y=step.bottom + pad // 2)
+    y = title.bottom + pad
+    if c.phase is Phase.EYES:
+        eyes = p.text(WORDS["eyes_label"].format(value=round(c.eye)), "score", GOLD if c.eye >= c.target else INK,
+                      topleft=(inner.left, y))
+        bar = pygame.Rect(inner.left, eyes.bottom + pad, inner.width, max(8, round(4 * p.u)))
+        p.bar(bar, c.eye / 100.0, GOLD if c.eye >= c.target else SKY, mark=c.target / 100.0, mark_colour=GOLD)
+        y = bar.bottom + pad + round(1 * p.u)
+        if c.celebrate == 0:
+            p.paragraph(CUES[c.cue % len(CUES)], "line", INK, inner.width, x=inner.left, y=y)
+        else:
+            paint_reward(p, card, min(1.0, c.celebrate))
+    else:
+        detail = WORDS["relax_detail"] if c.phase is Phase.RELAX else WORDS["smile_detail"]
+        line = p.paragraph(detail, "line", MUTED, inner.width, x=inner.left, y=y)
+        bar = pygame.Rect(inner.left, line.bottom + pad, inner.width, max(6, round(2 * p.u)))
+        p.bar(bar, c.progress, score_colour(c.score))
+
+
+def paint_result(c: CoachView, p: Painter) -> None:
+    """Before and after side by side (the pictures mirrored, as the visitor saw themselves),
+    their eye readings, the change, and one sentence on why it matters."""
+    assert c.before is not None and c.after is not None
+    u = p.u
+    title = p.paragraph(WORDS["result_title"], "headline", INK, p.w * 0.9, x=p.w / 2, y=3 * u, align="center")
+    top = title.bottom + 2 * u
+    change = round(c.after.eye - c.before.eye)
+    foot = p.px("verdict") + 2 * p.px("line") + p.px("score") + round(10 * u)
+    if p.portrait:  # one above the other
+        slot_h = (p.h - top - foot) // 2
+        slots = [pygame.Rect(round(4 * u), top, p.w - round(8 * u), slot_h - round(6 * u)),
+                 pygame.Rect(round(4 * u), top + slot_h, p.w - round(8 * u), slot_h - round(6 * u))]
+    else:
+        slot_w = round((p.w - 12 * u) / 2)
+        h = p.h - top - foot
+        slots = [pygame.Rect(round(4 * u), top, slot_w, h), pygame.Rect(round(8 * u) + slot_w, top, slot_w, h)]
+    for slot, moment, key in ((slots[0], c.before, "before"), (slots[1], c.after, "after")):
+        _moment(p, slot, moment, key, "before" if key == "before" else "after")
+    y = slots[1].bottom + round(7 * u) if p.portrait else slots[0].bottom + round(7 * u)
+    up = change > 0 or c.after.genuine
+    number = p.text(f"{change:+d}" if change else "0", "score", GOLD if up else MUTED, midtop=(p.w // 2, y))
+    verdict = p.paragraph(WORDS["change_up"] if up else WORDS["change_flat"], "verdict", GOLD if up else INK,
+                          p.w * 0.9, x=p.w / 2, y=number.bottom + u, align="center")
+    p.paragraph(WORDS["why"], "line", MUTED, p.w * 0.9, x=p.w / 2, y=verdict.bottom + u, align="center")
+
+
+def _moment(p: Painter, slot: pygame.Rect, m: Moment, word: str, slot_name: str) -> None:
+    u = p.u
+    if m.frame is not None:
+        h, w = m.frame.shape[:2]
+        scale = min(slot.width / w, slot.height / h)
+        dst = pygame.Rect(0, 0, round(w * scale), round(h * scale))
+        dst.midtop = slot.midtop
+        p.canvas.image(slot_name, m.frame, (0, 0, w, h), dst, flip=True)
+        bottom = dst.bottom
+    else:
+        bottom = slot.top
+    p.text(f"{WORDS[word]}  ·  {WORDS['eye_value'].format(value=round(m.eye))}", "line",
+           GOLD if m.genuine else INK, midtop=(slot.centerx, bottom + round(1 * u)))
+
+
+__all__ = ["CoachMode", "paint_coach", "WORDS", "CUES"]
