@@ -32,7 +32,7 @@ WORDS = {
     "smile_title": "Now your best smile",
     "smile_detail": "Any smile will do",
     "eyes_title": "Now with your eyes",
-    "eyes_label": "Eye smile {value}",
+    "eyes_label": "EYE SMILE",
     "reached": "There it is: your eyes are smiling!",
     "shortcut": "You smile with your eyes already!",
     "result_title": "Your smile, before and after",
@@ -108,6 +108,10 @@ def paint_step(view: "View", c: CoachView, p: Painter) -> None:
     if view.reading is not None:
         face = p.face_marks(view.reading.box, score_colour(view.reading.score))
     card = card_rect(p, face)
+    if p.portrait:  # the coach says more than the score card: a taller card, same side of the face
+        grow = round(p.h * 0.54) - card.height
+        card = pygame.Rect(card.left, card.top - grow if card.bottom > p.h / 2 else card.top, card.width,
+                           card.height + grow)
     p.panel(card, alpha=165, radius=round(2 * p.u))
     pad = round(2.5 * p.u)
     inner = card.inflate(-2 * pad, -2 * pad)
@@ -116,13 +120,17 @@ def paint_step(view: "View", c: CoachView, p: Painter) -> None:
     title_key = {Phase.RELAX: "relax_title", Phase.SMILE: "smile_title", Phase.EYES: "eyes_title"}[c.phase]
     if c.celebrate > 0:
         title_key = "shortcut" if c.shortcut else "reached"
-    title = p.paragraph(WORDS[title_key], "verdict", GOLD if c.celebrate > 0 else INK, inner.width,
+    number_w = p.font(p.px("score")).size("100")[0] if c.phase is Phase.EYES else 0
+    title_w = inner.width - number_w - pad if number_w else inner.width
+    title = p.paragraph(WORDS[title_key], "verdict", GOLD if c.celebrate > 0 else INK, title_w,
                         x=inner.left, y=step.bottom + pad // 2)
     y = title.bottom + pad
-    if c.phase is Phase.EYES:
-        eyes = p.text(WORDS["eyes_label"].format(value=round(c.eye)), "score", GOLD if c.eye >= c.target else INK,
-                      topleft=(inner.left, y))
-        bar = pygame.Rect(inner.left, eyes.bottom + pad, inner.width, max(8, round(4 * p.u)))
+    if c.phase is Phase.EYES:  # the live number beside the words, the gauge under both
+        colour = GOLD if c.eye >= c.target else INK
+        label = p.text(WORDS["eyes_label"], "line", MUTED, topright=(inner.right, inner.top))
+        eyes = p.text(str(round(c.eye)), "score", colour, topright=(inner.right, label.bottom))
+        y = max(y, eyes.bottom + pad // 2)
+        bar = pygame.Rect(inner.left, y, inner.width, max(8, round(4 * p.u)))
         p.bar(bar, c.eye / 100.0, GOLD if c.eye >= c.target else SKY, mark=c.target / 100.0, mark_colour=GOLD)
         y = bar.bottom + pad + round(1 * p.u)
         if c.celebrate == 0:
@@ -144,38 +152,45 @@ def paint_result(c: CoachView, p: Painter) -> None:
     title = p.paragraph(WORDS["result_title"], "headline", INK, p.w * 0.9, x=p.w / 2, y=3 * u, align="center")
     top = title.bottom + 2 * u
     change = round(c.after.eye - c.before.eye)
-    foot = p.px("verdict") + 2 * p.px("line") + p.px("score") + round(10 * u)
+    up = change > 0 or c.after.genuine
+    verdict_text = WORDS["change_up"] if up else WORDS["change_flat"]
+
+    def block(text: str, role: str) -> int:  # the height of a wrapped paragraph
+        return len(p.wrap(text, role, p.w * 0.9)) * round(p.font(p.px(role)).get_linesize() * 0.92)
+    foot = (p.font(p.px("score")).get_linesize() + block(verdict_text, "verdict") + block(WORDS["why"], "line")
+            + round(9 * u))
     if p.portrait:  # one above the other
         slot_h = (p.h - top - foot) // 2
-        slots = [pygame.Rect(round(4 * u), top, p.w - round(8 * u), slot_h - round(6 * u)),
-                 pygame.Rect(round(4 * u), top + slot_h, p.w - round(8 * u), slot_h - round(6 * u))]
+        slots = [pygame.Rect(round(4 * u), top, p.w - round(8 * u), slot_h - round(2 * u)),
+                 pygame.Rect(round(4 * u), top + slot_h, p.w - round(8 * u), slot_h - round(2 * u))]
     else:
         slot_w = round((p.w - 12 * u) / 2)
         h = p.h - top - foot
         slots = [pygame.Rect(round(4 * u), top, slot_w, h), pygame.Rect(round(8 * u) + slot_w, top, slot_w, h)]
     for slot, moment, key in ((slots[0], c.before, "before"), (slots[1], c.after, "after")):
         _moment(p, slot, moment, key, "before" if key == "before" else "after")
-    y = slots[1].bottom + round(7 * u) if p.portrait else slots[0].bottom + round(7 * u)
-    up = change > 0 or c.after.genuine
+    y = slots[1].bottom + round(2 * u)
     number = p.text(f"{change:+d}" if change else "0", "score", GOLD if up else MUTED, midtop=(p.w // 2, y))
-    verdict = p.paragraph(WORDS["change_up"] if up else WORDS["change_flat"], "verdict", GOLD if up else INK,
+    verdict = p.paragraph(verdict_text, "verdict", GOLD if up else INK,
                           p.w * 0.9, x=p.w / 2, y=number.bottom + u, align="center")
     p.paragraph(WORDS["why"], "line", MUTED, p.w * 0.9, x=p.w / 2, y=verdict.bottom + u, align="center")
 
 
 def _moment(p: Painter, slot: pygame.Rect, m: Moment, word: str, slot_name: str) -> None:
+    """One moment's picture fitted in the top of `slot`, its words under it, inside `slot`."""
     u = p.u
+    text = f"{WORDS[word]} · {WORDS['eye_value'].format(value=round(m.eye))}"
+    text_h = len(p.wrap(text, "line", slot.width)) * round(p.font(p.px("line")).get_linesize() * 0.92) + round(u)
+    bottom = slot.top
     if m.frame is not None:
         h, w = m.frame.shape[:2]
-        scale = min(slot.width / w, slot.height / h)
+        scale = min(slot.width / w, max(1, slot.height - text_h) / h)
         dst = pygame.Rect(0, 0, round(w * scale), round(h * scale))
         dst.midtop = slot.midtop
         p.canvas.image(slot_name, m.frame, (0, 0, w, h), dst, flip=True)
         bottom = dst.bottom
-    else:
-        bottom = slot.top
-    p.text(f"{WORDS[word]}  ·  {WORDS['eye_value'].format(value=round(m.eye))}", "line",
-           GOLD if m.genuine else INK, midtop=(slot.centerx, bottom + round(1 * u)))
+    p.paragraph(text, "line", GOLD if m.genuine else INK, slot.width, x=slot.centerx, y=bottom + round(u),
+                align="center")
 
 
 __all__ = ["CoachMode", "paint_coach", "WORDS", "CUES"]

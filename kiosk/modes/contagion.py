@@ -43,10 +43,10 @@ WORDS = {
     "answer_title": "You smiled back in",
     "seconds": "{value:.2f} s",
     "with_eyes": "and with your eyes too",
-    "without_eyes": "with your mouth; the eyes often follow later",
+    "without_eyes": "with your mouth",
     "no_answer_title": "Thanks for watching",
     "no_answer_detail": "Most smiling back is too small to see, even for a camera",
-    "why": "Seeing a smile starts your own smile muscles within a third of a second, before you notice.",
+    "why": "Seeing a smile starts your own within a third of a second, before you notice.",
     "rest_title": "Thanks for taking part!",
     "rest_detail": "Step away to let the next person try",
     "today": "Today {genuine}% smiled back at a genuine smile, {posed}% at a posed one ({n} trials)",
@@ -190,7 +190,7 @@ def paint_answer(view: "View", c: ContagionView, p: Painter) -> None:
         p.camera(view.frame, mirror=view.mirror)
         p.dim(185)
     if c.picture is not None:  # the smiling face, smaller, as a reminder
-        side = round(min(p.w, p.h) * 0.34)
+        side = round(min(p.w, p.h) * (0.28 if p.portrait else 0.34))
         area = pygame.Rect(0, 0, side, side)
         area.midtop = (p.w // 2, round(4 * u))
         top = p.photo(c.picture, area).bottom + round(3 * u)
@@ -207,7 +207,9 @@ def paint_answer(view: "View", c: ContagionView, p: Painter) -> None:
         head = p.paragraph(WORDS["no_answer_title"], "headline", INK, p.w * 0.9, x=p.w / 2, y=top, align="center")
         line = p.paragraph(WORDS["no_answer_detail"], "line", INK, p.w * 0.86, x=p.w / 2,
                            y=head.bottom + round(2 * u), align="center")
-    p.paragraph(WORDS["why"], "line", MUTED, p.w * 0.86, x=p.w / 2, y=line.bottom + round(3 * u), align="center")
+    why_h = len(p.wrap(WORDS["why"], "line", p.w * 0.86)) * round(p.font(p.px("line")).get_linesize() * 0.92)
+    if line.bottom + round(3 * u) + why_h <= p.h - round(2 * u):  # the reason, where there is room for it
+        p.paragraph(WORDS["why"], "line", MUTED, p.w * 0.86, x=p.w / 2, y=line.bottom + round(3 * u), align="center")
 
 
 __all__ = ["ContagionMode", "ContagionView", "paint_contagion", "WORDS"]
