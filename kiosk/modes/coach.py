@@ -66,7 +66,8 @@ class CoachMode(SingleFaceMode):
     def step(self, tick: Tick) -> Screen:
         reading = tick.reading if tick.screen is Screen.MIRROR else None
         # the picture is kept only as long as the session holds the moment (memory, never disk)
-        self._view = self.session.step(tick.now_ms, reading, tick.frame.rgb if tick.frame is not None else None)
+        face = face_crop(tick.frame.rgb, reading.box) if tick.frame is not None and reading is not None else None
+        self._view = self.session.step(tick.now_ms, reading, face)
         if tick.screen not in (Screen.MIRROR, Screen.ATTRACT):
             return tick.screen
         if self._view.phase is Phase.RESULT:
@@ -89,6 +90,16 @@ class CoachMode(SingleFaceMode):
 
     def paint(self, view: "View", p: Painter) -> None:
         paint_coach(view, view.mode if isinstance(view.mode, CoachView) else CoachView(Phase.IDLE), p)
+
+
+def face_crop(rgb, box: tuple[float, float, float, float]):
+    """The part of the frame round the face (a view into it, no copy), for the result's pictures."""
+    h, w = rgb.shape[:2]
+    x0, y0, x1, y1 = box
+    m = 0.45 * (x1 - x0)
+    l, r = max(0, int((x0 - m) * w)), min(w, int((x1 + m) * w))
+    t, b = max(0, int((y0 - m) * h)), min(h, int((y1 + 0.6 * m) * h))
+    return rgb[t:b, l:r] if r - l > 8 and b - t > 8 else rgb
 
 
 def paint_coach(view: "View", c: CoachView, p: Painter) -> None:
@@ -170,9 +181,9 @@ def paint_result(c: CoachView, p: Painter) -> None:
     for slot, moment, key in ((slots[0], c.before, "before"), (slots[1], c.after, "after")):
         _moment(p, slot, moment, key, "before" if key == "before" else "after")
     y = slots[1].bottom + round(2 * u)
-    number = p.text(f"{change:+d}" if change else "0", "score", GOLD if up else MUTED, midtop=(p.w // 2, y))
-    verdict = p.paragraph(verdict_text, "verdict", GOLD if up else INK,
-                          p.w * 0.9, x=p.w / 2, y=number.bottom + u, align="center")
+    if change > 0:  # the gain in eye engagement; a loss is never shown as a number
+        y = p.text(f"+{change}", "score", GOLD, midtop=(p.w // 2, y)).bottom + u
+    verdict = p.paragraph(verdict_text, "verdict", GOLD if up else INK, p.w * 0.9, x=p.w / 2, y=y, align="center")
     p.paragraph(WORDS["why"], "line", MUTED, p.w * 0.9, x=p.w / 2, y=verdict.bottom + u, align="center")
 
 
