@@ -79,9 +79,11 @@ def test_a_newcomer_over_the_previous_result_gets_their_own_session() -> None:
 
 def test_a_face_that_never_smiles_reaches_a_result_without_failing() -> None:
     s = CoachSession()
-    phases, view, t = play(s, [(40.0, NEUTRAL)])
-    assert phases == [Phase.RELAX, Phase.SMILE, Phase.EYES, Phase.RESULT, Phase.DONE]
+    phases, view, t = play(s, [(25.0, NEUTRAL)])
+    assert phases == [Phase.RELAX, Phase.SMILE, Phase.EYES, Phase.RESULT]
     assert view.before is not None and view.after is not None and not view.after.genuine
+    phases, view, t = play(s, [(10.0, NEUTRAL)], start=t)
+    assert phases[-1] is Phase.DONE and view.before is None, "the pictures go with the result"
 
 
 def test_someone_smiling_all_the_time_still_moves_on_from_relax() -> None:
