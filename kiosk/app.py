@@ -183,9 +183,15 @@ class App:
         return self._frame.t_ms + (now - self._frame_ms)
 
     def _frame_clock(self, now: float) -> float:
-        """`now` on the clock the frames' `t_ms` use: monotonic time for a camera (its frames are
-        stamped at capture), the media clock for files, so a flip and a capture compare."""
-        return now if self.capture.live else self._media_clock(now)
+        """`now` on the clock the frames' `t_ms` use, so a flip and a capture compare: monotonic
+        time for a camera (its frames are stamped at capture), the media clock for a file played
+        in real time, and the newest frame's own time for one played as fast as possible (its
+        timeline does not move while the loop waits for the model)."""
+        if self.capture.live:
+            return now
+        if not self.capture.realtime and self._frame is not None:
+            return self._frame.t_ms
+        return self._media_clock(now)
 
     def _consume(self) -> None:
         result = self.inference.poll()

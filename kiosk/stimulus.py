@@ -39,6 +39,7 @@ LABELS = "labels.csv"
 class Stimulus(Protocol):
     kind: str
     duration_ms: float
+    smile_at_ms: float   # when the first smiling frame is due, into the animation
 
     def frame(self, t_ms: float) -> tuple[np.ndarray, bool, int]:
         """(RGB picture, smiling yet?, frame number) at `t_ms` into the animation."""
@@ -76,10 +77,13 @@ def draw_face(size: int, smile: float, eyes: float) -> np.ndarray:
         cv2.ellipse(img, p(x, 0.53), (r(0.035), r(0.07)), 0, 0, 360, SHADOW, -1, aa)
     cv2.ellipse(img, p(0.5, 0.22), (r(0.30), r(0.12)), 0, 180, 360, (70, 48, 40), -1, aa)
     # cheeks: a soft rounded lift under each eye that rises and fills with the eyes
+    band = slice(round(0.45 * s), round(0.7 * s))  # blend only the rows the cheeks are in
+    layer = img[band].copy()
     for x in (0.36, 0.64):
-        layer = img.copy()
-        cv2.ellipse(layer, p(x, 0.58 - 0.04 * eyes), (r(0.075), r(0.05)), 0, 0, 360, (230, 160, 140), -1, aa)
-        img = cv2.addWeighted(layer, 0.35 + 0.35 * eyes, img, 0.65 - 0.35 * eyes, 0)
+        cx, cy = p(x, 0.58 - 0.04 * eyes)
+        cv2.ellipse(layer, (cx, cy - band.start), (r(0.075), r(0.05)), 0, 0, 360, (230, 160, 140), -1, aa)
+    img[band] = cv2.addWeighted(layer, 0.35 + 0.35 * eyes, img[band], 0.65 - 0.35 * eyes, 0)
+    feet = []  # crow's feet, drawn together at the end
     for side, x in ((-1, 0.37), (1, 0.63)):
         cx, cy = x, 0.46
         ew, eh = 0.065, 0.032
@@ -104,13 +108,16 @@ def draw_face(size: int, smile: float, eyes: float) -> np.ndarray:
         # crow's feet at the outer corner
         if eyes > 0.05:
             ox = cx + side * (ew + 0.012)
-            for k, dy in enumerate((-0.02, 0.0, 0.02)):
+            for dy in (-0.02, 0.0, 0.02):
                 length = 0.03 * eyes
-                a = math.radians(side * 0 + dy * 900)
-                x1, y1 = ox + side * length * math.cos(a), cy + dy + length * math.sin(a) * 0.6
-                layer = img.copy()
-                cv2.line(layer, p(ox, cy + dy * 0.6), p(x1, y1), LINE, r(0.004), aa)
-                img = cv2.addWeighted(layer, min(1.0, eyes), img, 1 - min(1.0, eyes), 0)
+                a = math.radians(dy * 900)
+                feet.append((p(ox, cy + dy * 0.6), p(ox + side * length * math.cos(a), cy + dy + length * math.sin(a) * 0.6)))
+    if feet:
+        band = slice(round(0.38 * s), round(0.54 * s))
+        layer = img[band].copy()
+        for (x0, y0), (x1, y1) in feet:
+            cv2.line(layer, (x0, y0 - band.start), (x1, y1 - band.start), LINE, r(0.004), aa)
+        img[band] = cv2.addWeighted(layer, min(1.0, eyes), img[band], 1 - min(1.0, eyes), 0)
     # nose
     cv2.line(img, p(0.5, 0.48), p(0.485, 0.6), SHADOW, r(0.007), aa)
     cv2.ellipse(img, p(0.5, 0.615), (r(0.04), r(0.018)), 0, 0, 180, SHADOW, r(0.007), aa)
@@ -158,6 +165,11 @@ class DrawnFace:
     def amount(self, t_ms: float) -> float:
         return smoothstep((t_ms - self.lead_ms) / self.onset_ms)
 
+    @property
+    def smile_at_ms(self) -> float:
+        """When the first smiling frame is due, into the animation."""
+        return (math.floor(self.lead_ms * self.fps / 1000.0) + 1) * 1000.0 / self.fps
+
     def frame(self, t_ms: float) -> tuple[np.ndarray, bool, int]:
         n = int(max(0.0, t_ms) * self.fps / 1000.0)
         s = round(self.amount(n * 1000.0 / self.fps), 2)
@@ -178,6 +190,10 @@ class Clip:
     @property
     def duration_ms(self) -> float:
         return len(self.frames) * 1000.0 / self.fps
+
+    @property
+    def smile_at_ms(self) -> float:
+        return self.onset_frame * 1000.0 / self.fps
 
     def frame(self, t_ms: float) -> tuple[np.ndarray, bool, int]:
         n = min(len(self.frames) - 1, int(max(0.0, t_ms) * self.fps / 1000.0))

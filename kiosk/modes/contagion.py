@@ -10,11 +10,13 @@ frame it painted, and takes the flip time from `presented`.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Sequence
+from typing import TYPE_CHECKING, ClassVar, Iterator, Sequence
 
 import numpy as np
 import pygame
@@ -79,6 +81,9 @@ class ContagionMode(SingleFaceMode):
         self._smiling_shown = False
         self._view = ContagionView(Phase.IDLE)
         self._prev_phase = Phase.IDLE
+        self._warm: Iterator[float] = iter(())
+        self.stimulus_due_ms: float | None = None  # when the smiling frame was due (the flip is the onset)
+        self.outcomes: deque[Outcome] = deque(maxlen=100)  # the latest decided trials (tests, bench)
 
     @classmethod
     def from_config(cls, config: "Config") -> "ContagionMode":
@@ -106,17 +111,24 @@ class ContagionMode(SingleFaceMode):
         outcome = t.step(tick.now_ms, tick.screen is Screen.MIRROR and tick.reading is not None, kind)
         if outcome is not None:
             self.stats.count(outcome)
+            self.outcomes.append(outcome)
         if t.phase is Phase.SETTLE and self._prev_phase is not Phase.SETTLE:  # a new trial: its stimulus
             self._stimulus = self.rng.choice([s for s in self.stimuli if s.kind == t.kind])
             self._stim_start = None
+            step_ms = 1000.0 / 60.0
+            self._warm = iter([i * step_ms for i in range(int(self._stimulus.duration_ms / step_ms) + 1)])
         self._prev_phase = t.phase
         picture = None
         self._smiling_shown = False
         if t.phase is Phase.SETTLE:
             picture = self._stimulus.frame(0.0)[0]
+            # draw the animation ahead, a few frames per tick: the flip must not wait for drawing
+            for when in itertools.islice(self._warm, 4):
+                self._stimulus.frame(when)
         elif t.phase in (Phase.STIMULUS, Phase.WATCH):
             if self._stim_start is None:
                 self._stim_start = tick.now_ms
+                self.stimulus_due_ms = tick.now_ms + self._stimulus.smile_at_ms
             picture, self._smiling_shown, _ = self._stimulus.frame(tick.now_ms - self._stim_start)
         elif t.phase is Phase.ANSWER:
             picture = self._stimulus.frame(self._stimulus.duration_ms)[0]
