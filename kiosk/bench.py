@@ -35,10 +35,11 @@ from typing import Any
 
 import numpy as np
 
+from core.cpus import pin_cpus
 from core.scheduler import Scheduler
 
 MODES = ("pipeline", "naive", "display-small", "display-full", "inference")
-# issue 9, `--group`: group mode (up to 4 faces) on the same one-visitor video as `pipeline`;
+# `--group`: group mode (up to 4 faces) on the same one-visitor video as `pipeline`;
 # `group` detects newcomers twice a second (core.multiface), `group-fixed` is one landmarker
 # made with num_faces=4, whose detector runs on every frame while fewer than 4 faces are there.
 GROUP_MODES = ("group", "group-fixed")
@@ -123,6 +124,7 @@ def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, widt
         "latency_p50_ms": float(np.percentile(lat, 50)), "latency_p95_ms": float(np.percentile(lat, 95)),
         "frames_skipped": st.skipped_busy + st.skipped_rate, "peak_rss_mb": _peak_rss_mb(),
         "cpu_share": cpu / wall, "frame_size": list(frame_size), "screen": list(screen),
+        "present_cpu_ms_per_frame": 1000 * display.present_cpu_s / max(1, s.displayed),
     }
 
 
@@ -220,7 +222,7 @@ def run_bench(*, video: Path | None, model: Path, cache: Path | None, frames: in
 
 
 def _variant_of(model: Path) -> str:
-    """Which Face Landmarker variant the run used (issue 5: `model.variant`, core/variants.py)."""
+    """Which Face Landmarker variant the run used (`model.variant` resolved by core/variants.py)."""
     from core.variants import describe
 
     return describe(model)
@@ -256,7 +258,8 @@ def summarise(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         modes[mode] = row
     for display in ("display-small", "display-full"):
         modes[display] = {k: results[display][k] for k in ("displayed_fps", "cpu_ms_per_displayed_frame",
-                                                           "peak_rss_mb", "cpu_share")}
+                                                           "peak_rss_mb", "cpu_share", "present_cpu_ms_per_frame",
+                                                           "screen")}
     ratio = {"cpu_ms_per_displayed_frame": modes["naive"]["cpu_ms_per_displayed_frame"]
              / modes["pipeline"]["cpu_ms_per_displayed_frame"]}
     group_ratio = {mode: {"cpu_ms_per_displayed_frame": modes[mode]["cpu_ms_per_displayed_frame"]
@@ -290,7 +293,9 @@ def format_table(report: dict[str, Any]) -> str:
     for name in ("display-small", "display-full"):
         d = report["modes"][name]
         lines.append(f"({name} loop, no scoring: {d['cpu_ms_per_displayed_frame']:.2f} CPU ms / frame at "
-                     f"{d['displayed_fps']:.1f} fps)")
+                     f"{d['displayed_fps']:.1f} fps on a {d['screen'][0]}x{d['screen'][1]} screen, of which "
+                     f"{d['present_cpu_ms_per_frame']:.2f} ms in SDL's present: rasterising, which a GPU renderer "
+                     f"does off the CPU)")
     lines.append(f"naive / pipeline CPU per displayed frame: {report['ratio_naive_over_pipeline']['cpu_ms_per_displayed_frame']:.2f}x")
     for mode, r in report.get("ratio_group_over_pipeline", {}).items():
         lines.append(f"{mode} / pipeline CPU per displayed frame: {r['cpu_ms_per_displayed_frame']:.2f}x, "
@@ -311,19 +316,11 @@ def _child_main(argv: list[str]) -> int:
     p.add_argument("--screen", default="1920x1080")
     a = p.parse_args(argv)
     if a.cpus:  # before any thread exists, so every thread inherits it
-        os.sched_setaffinity(0, parse_cpus(a.cpus))
+        pin_cpus(a.cpus)
     screen = tuple(int(v) for v in a.screen.lower().split("x"))
     result = run_child(a.child, a.video, a.model, a.frames, a.pace, a.width, a.height, screen)  # type: ignore[arg-type]
     print(json.dumps(result))
     return 0
-
-
-def parse_cpus(text: str) -> set[int]:
-    cpus: set[int] = set()
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        cpus.update(range(int(lo), int(hi or lo) + 1))
-    return cpus
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ class PhotoNotSaved(OSError):
     """A photo could not be written; the message is fit for the screen."""
 
 
-def _write_atomically(path: Path, data: bytes, *, exclusive: bool) -> None:
+def write_atomically(path: Path, data: bytes, *, exclusive: bool) -> None:
     """Write to a temporary file in the same folder, fsync, then publish it under `path`:
     by hard link when `exclusive` (fails if the name exists), else by rename."""
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
@@ -107,7 +107,7 @@ class PhotoStore:
         suffix = "" if reading is None else f"-s{round(reading.score):02d}"
         try:
             path = self._claim(when, suffix, data)
-            _write_atomically(path.with_suffix(".json"), sidecar, exclusive=False)
+            write_atomically(path.with_suffix(".json"), sidecar, exclusive=False)
         except OSError as exc:
             raise PhotoNotSaved(_reason(exc)) from None
         self.counters.took_photo(reading.score if reading else 0.0, when.date().isoformat())
@@ -123,7 +123,7 @@ class PhotoStore:
             t = when + dt.timedelta(milliseconds=n)
             path = self.dir / (t.strftime("%Y%m%d-%H%M%S-") + f"{t.microsecond // 1000:03d}{suffix}.jpg")
             try:
-                _write_atomically(path, data, exclusive=True)
+                write_atomically(path, data, exclusive=True)
                 return path
             except FileExistsError:
                 continue
@@ -176,7 +176,7 @@ class PhotoStore:
 
     def save_counters(self) -> None:
         try:
-            _write_atomically(self.counters_path, json.dumps(asdict(self.counters)).encode(), exclusive=False)
+            write_atomically(self.counters_path, json.dumps(asdict(self.counters)).encode(), exclusive=False)
         except OSError as exc:
             log.warning("counters not saved (%s)", _reason(exc))
 

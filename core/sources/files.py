@@ -79,9 +79,9 @@ def read_image_rgb(path: Path, max_side: int = 8192) -> np.ndarray:
         raise ImageReadError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if data.size == 0:
         raise ImageReadError(f"{path}: empty file")
-    # (issue 7) checked before decoding: a header declaring 20000x20000 made OpenCV allocate
-    # 1.2 GB (an OOM kill on a Pi); 60000x60000 raised cv2.error; OpenCV 4.10 decoded truncated
-    # JPEGs into half-grey pictures without a word
+    # checked before decoding: for a header declaring 20000x20000 OpenCV allocates 1.2 GB (an
+    # OOM kill on a Pi); 60000x60000 raises cv2.error; OpenCV 4.10 decodes a truncated JPEG
+    # into a half-grey picture without a word
     head = data.tobytes()
     size = declared_size(head)
     if size is not None and max(size) > max_side:
