@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from kiosk.experiment import Outcome
 from kiosk.group_stats import StatsMissing
-from kiosk.photos import _write_atomically
+from kiosk.photos import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class ExperimentStats:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             data = {"version": 1, "days": dict(sorted(days.items()))}
-            _write_atomically(self.path, (json.dumps(data, indent=1) + "\n").encode(), exclusive=False)
+            write_atomically(self.path, (json.dumps(data, indent=1) + "\n").encode(), exclusive=False)
         except OSError as exc:  # a full or read-only disk must not stop the mirror
             log.warning("contagion counts not saved to %s (%s)", self.path, exc)
 

@@ -79,9 +79,9 @@ def test_every_coach_and_contagion_screen_reads_from_three_metres(astronaut: np.
         for i in range(n):
             stats.count(Outcome(kind, 0.0, 10.0, 500.0 if i < yes else None, None, False, 90))
     mode = ContagionMode(Trial(), stats, min_trials=20)
-    today = mode._today()
+    today = mode.today_line()
     assert today.startswith("Today 68% smiled back at a genuine smile, 41% at a posed one (47 trials)")
-    few = ContagionMode(Trial(), ExperimentStats(tmp_path / "empty"), min_trials=20)._today()
+    few = ContagionMode(Trial(), ExperimentStats(tmp_path / "empty"), min_trials=20).today_line()
     assert "not enough visitors yet (0 trials" in few
     display = RecordingDisplay(screen=size)
     renderer = Renderer(display.canvas)

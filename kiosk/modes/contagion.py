@@ -133,7 +133,7 @@ class ContagionMode(SingleFaceMode):
         elif t.phase is Phase.ANSWER:
             picture = self._stimulus.frame(self._stimulus.duration_ms)[0]
         self._view = ContagionView(t.phase, picture, t.outcome if t.phase is Phase.ANSWER else None,
-                                   self._today() if t.phase in (Phase.IDLE, Phase.REST) else "")
+                                   self.today_line() if t.phase in (Phase.IDLE, Phase.REST) else "")
         if t.phase is Phase.IDLE and tick.screen is Screen.MIRROR:
             return Screen.ATTRACT
         if t.phase is not Phase.IDLE and tick.screen is Screen.ATTRACT:
@@ -144,7 +144,7 @@ class ContagionMode(SingleFaceMode):
         """The frame just painted reached the screen: a smiling stimulus frame's flip is the onset."""
         self.trial.presented(t_ms, self._smiling_shown)
 
-    def _today(self) -> str:
+    def today_line(self) -> str:
         today = self.stats.today()
         n = sum(row["trials"] for row in today.values())
         rows = [today.get(k, {}) for k in (DUCHENNE, MOUTH_ONLY)]
