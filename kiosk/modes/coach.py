@@ -35,7 +35,7 @@ WORDS = {
     "eyes_label": "EYE SMILE",
     "reached": "There it is: your eyes are smiling!",
     "shortcut": "You smile with your eyes already!",
-    "result_title": "Your smile, before and after",
+    "result_title": "Before and after",
     "before": "Before",
     "after": "With your eyes",
     "eye_value": "Eyes {value}",
@@ -138,9 +138,9 @@ def paint_step(view: "View", c: CoachView, p: Painter) -> None:
     y = title.bottom + pad
     if c.phase is Phase.EYES:  # the live number beside the words, the gauge under both
         colour = GOLD if c.eye >= c.target else INK
-        label = p.text(WORDS["eyes_label"], "line", MUTED, topright=(inner.right, inner.top))
-        eyes = p.text(str(round(c.eye)), "score", colour, topright=(inner.right, label.bottom))
-        y = max(y, eyes.bottom + pad // 2)
+        eyes = p.text(str(round(c.eye)), "score", colour, topright=(inner.right, inner.top))
+        label = p.text(WORDS["eyes_label"], "line", MUTED, topright=(inner.right, eyes.bottom))
+        y = max(y, label.bottom + pad // 2)
         bar = pygame.Rect(inner.left, y, inner.width, max(8, round(4 * p.u)))
         p.bar(bar, c.eye / 100.0, GOLD if c.eye >= c.target else SKY, mark=c.target / 100.0, mark_colour=GOLD)
         y = bar.bottom + pad + round(1 * p.u)
@@ -168,26 +168,23 @@ def paint_result(c: CoachView, p: Painter) -> None:
 
     def block(text: str, role: str) -> int:  # the height of a wrapped paragraph
         return len(p.wrap(text, role, p.w * 0.9)) * round(p.font(p.px(role)).get_linesize() * 0.92)
-    foot = (p.font(p.px("score")).get_linesize() + block(verdict_text, "verdict") + block(WORDS["why"], "line")
-            + round(9 * u))
-    if p.portrait:  # one above the other
-        slot_h = (p.h - top - foot) // 2
-        slots = [pygame.Rect(round(4 * u), top, p.w - round(8 * u), slot_h - round(2 * u)),
-                 pygame.Rect(round(4 * u), top + slot_h, p.w - round(8 * u), slot_h - round(2 * u))]
-    else:
-        slot_w = round((p.w - 12 * u) / 2)
-        h = p.h - top - foot
-        slots = [pygame.Rect(round(4 * u), top, slot_w, h), pygame.Rect(round(8 * u) + slot_w, top, slot_w, h)]
-    for slot, moment, key in ((slots[0], c.before, "before"), (slots[1], c.after, "after")):
-        _moment(p, slot, moment, key, "before" if key == "before" else "after")
-    y = slots[1].bottom + round(2 * u)
+    why = not p.portrait  # on a portrait screen the pictures need the room more than the reason
+    foot = (p.font(p.px("score")).get_linesize() + block(verdict_text, "verdict")
+            + (block(WORDS["why"], "line") if why else 0) + round(9 * u))
+    slot_w = round((p.w - 12 * u) / 2)  # side by side, on a portrait screen too (it has the height)
+    h = p.h - top - foot
+    slots = [pygame.Rect(round(4 * u), top, slot_w, h), pygame.Rect(round(8 * u) + slot_w, top, slot_w, h)]
+    bottoms = [_moment(p, slot, moment, key) for slot, moment, key in
+               ((slots[0], c.before, "before"), (slots[1], c.after, "after"))]
+    y = max(bottoms) + round(3 * u)
     if change > 0:  # the gain in eye engagement; a loss is never shown as a number
         y = p.text(f"+{change}", "score", GOLD, midtop=(p.w // 2, y)).bottom + u
     verdict = p.paragraph(verdict_text, "verdict", GOLD if up else INK, p.w * 0.9, x=p.w / 2, y=y, align="center")
-    p.paragraph(WORDS["why"], "line", MUTED, p.w * 0.9, x=p.w / 2, y=verdict.bottom + u, align="center")
+    if why:
+        p.paragraph(WORDS["why"], "line", MUTED, p.w * 0.9, x=p.w / 2, y=verdict.bottom + u, align="center")
 
 
-def _moment(p: Painter, slot: pygame.Rect, m: Moment, word: str, slot_name: str) -> None:
+def _moment(p: Painter, slot: pygame.Rect, m: Moment, word: str) -> int:
     """One moment's picture fitted in the top of `slot`, its words under it, inside `slot`."""
     u = p.u
     text = f"{WORDS[word]} · {WORDS['eye_value'].format(value=round(m.eye))}"
@@ -198,10 +195,10 @@ def _moment(p: Painter, slot: pygame.Rect, m: Moment, word: str, slot_name: str)
         scale = min(slot.width / w, max(1, slot.height - text_h) / h)
         dst = pygame.Rect(0, 0, round(w * scale), round(h * scale))
         dst.midtop = slot.midtop
-        p.canvas.image(slot_name, m.frame, (0, 0, w, h), dst, flip=True)
+        p.canvas.image(word, m.frame, (0, 0, w, h), dst, flip=True)
         bottom = dst.bottom
-    p.paragraph(text, "line", GOLD if m.genuine else INK, slot.width, x=slot.centerx, y=bottom + round(u),
-                align="center")
+    return p.paragraph(text, "line", GOLD if m.genuine else INK, slot.width, x=slot.centerx, y=bottom + round(u),
+                       align="center").bottom
 
 
 __all__ = ["CoachMode", "paint_coach", "WORDS", "CUES"]
