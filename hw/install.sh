@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Smile Mirror installer for Raspberry Pi OS Bookworm 64-bit (Lite and Desktop), run as root.
+# Smile Mirror installer for Raspberry Pi OS Bookworm 64-bit (Lite and Desktop) and for a plain
+# Debian 12 amd64 PC (a mini-PC kiosk: webcam, video file or demo; no picamera2), run as root.
 #
 #   sudo hw/install.sh              console kiosk: smile-mirror.service on tty1 (Lite)
 #   sudo hw/install.sh --desktop    inside the desktop session: smile-mirror-desktop.service
@@ -16,12 +17,15 @@
 # requirements/mediapipe-1-numpy1.txt (mediapipe 1.2.3). Both pin numpy 1.26: apt's
 # python3-simplejpeg, which picamera2 imports through --system-site-packages, is built against
 # Bookworm's numpy 1.24 and fails under numpy 2.
+# On amd64 (`dpkg --print-architecture`) there is no Pi camera and no config.txt: the venv is
+# made without system packages, gets requirements/mediapipe-1.txt (numpy 2), and apt adds
+# Mesa's DRI drivers (a PC's Debian has no GPU driver for SDL's kmsdrm unless asked for one).
 #
 # For tests (nothing here is needed on a Pi):
 #   SMILE_MIRROR_ROOT=/tmp/fakeroot  prefix for every file written; system-wide commands
 #                                    (apt, useradd, systemctl on the live system) are skipped
 #   CPUINFO=path                     read CPU features from this file instead of /proc/cpuinfo
-#   SMILE_MIRROR_ARCH=arm64          instead of `dpkg --print-architecture`
+#   SMILE_MIRROR_ARCH=arm64|amd64    instead of `dpkg --print-architecture`
 #   SMILE_MIRROR_LOCK=path           force a lock file
 #   PYTHON=/usr/bin/python3          the interpreter the venv is made from (apt's, for picamera2)
 set -euo pipefail
@@ -36,6 +40,14 @@ readonly APT_PACKAGES=(
     libgbm1 libdrm2    # SDL's kmsdrm driver (inside the pygame wheel) loads them at run time
     ca-certificates    # the model download over https
 )
+# A Debian amd64 PC: the same minus picamera2, plus the Mesa drivers that Raspberry Pi OS ships
+# and plain Debian leaves to Recommends (libEGL finds no GPU driver without them).
+readonly PC_APT_PACKAGES=(
+    python3-venv libegl1 libgles2 libgbm1 libdrm2 ca-certificates
+    libgl1-mesa-dri    # Mesa's DRI/GBM drivers: i915, amdgpu, nouveau, virtio_gpu, kms_swrast
+)
+# Quoted so that hw/emulate-pi.sh, which gathers the Pi locks from LOCK=requirements/ lines,
+# leaves this one out: no Pi installs it.
 
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=hw/lock-choice.sh
@@ -57,6 +69,7 @@ USER_UNIT_DIR=/etc/systemd/user
 AUTOSTART_DIR=/etc/xdg/autostart
 
 LOCK=""
+TARGET=pi  # pi or pc, set by choose_lock from the architecture
 DRY_RUN=0
 UNINSTALL=0
 PURGE=0
@@ -160,7 +173,14 @@ choose_lock() {
     arch="${SMILE_MIRROR_ARCH:-$(dpkg --print-architecture 2>/dev/null || uname -m)}"
     case $arch in
         arm64 | aarch64) ;;
-        *) die "this installer is for 64-bit Raspberry Pi OS (arm64); this system is $arch. On a PC, follow the README's pip install instead." ;;
+        amd64 | x86_64)
+            TARGET=pc
+            printf '# %s: a Debian PC (no Pi camera: webcam, video file or demo): mediapipe 1.x, numpy 2\n' "$arch"
+            LOCK="$(smile_mirror_lock "$arch" "" no)"  # the same rule as ./mirror: no Pi camera here
+            printf '# lock: %s\n' "$LOCK"
+            return
+            ;;
+        *) die "this installer is for 64-bit Raspberry Pi OS (arm64) or Debian 12 amd64; this system is $arch. Elsewhere, follow the README's pip install instead." ;;
     esac
     [[ -r $CPUINFO ]] || die "cannot read $CPUINFO to tell a Pi 4 from a Pi 5"
     local features missing
@@ -182,7 +202,9 @@ choose_lock() {
 install_packages() {
     say "system packages"
     sys apt-get update
-    sys env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${APT_PACKAGES[@]}"
+    local packages=("${APT_PACKAGES[@]}")
+    [[ $TARGET == pi ]] || packages=("${PC_APT_PACKAGES[@]}")
+    sys env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${packages[@]}"
 }
 
 create_user() {
@@ -220,6 +242,9 @@ install_app() {
     run install -d -m 0755 "$ROOT$PREFIX" "$ROOT$PREFIX/hw"
     if [[ -x $ROOT$VENV/bin/python ]]; then
         printf '# venv %s exists\n' "$VENV"
+    elif [[ $TARGET == pc ]]; then
+        # No picamera2 on a PC: nothing from apt's Python belongs in the venv.
+        run "$PYTHON" -m venv "$ROOT$VENV"
     else
         # --system-site-packages: picamera2 and libcamera come from apt, not PyPI.
         run "$PYTHON" -m venv --system-site-packages "$ROOT$VENV"
@@ -229,8 +254,12 @@ install_app() {
     # the lock pins exactly what is imported.
     run "${pip[@]}" install --no-deps -r "$SRC/$lock"
     run "${pip[@]}" install --no-deps --force-reinstall "$SRC"
-    # The reason for numpy 1.26 in the lock: apt's simplejpeg (numpy 1.24 ABI) must load.
-    run "$ROOT$VENV/bin/python" -c 'import numpy, simplejpeg, picamera2, mediapipe, cv2; print("numpy", numpy.__version__, "mediapipe", mediapipe.__version__, "cv2", cv2.__version__, "picamera2 ok")'
+    if [[ $TARGET == pc ]]; then
+        run "$ROOT$VENV/bin/python" -c 'import numpy, mediapipe, cv2, pygame; print("numpy", numpy.__version__, "mediapipe", mediapipe.__version__, "cv2", cv2.__version__)'
+    else
+        # The reason for numpy 1.26 in the lock: apt's simplejpeg (numpy 1.24 ABI) must load.
+        run "$ROOT$VENV/bin/python" -c 'import numpy, simplejpeg, picamera2, mediapipe, cv2; print("numpy", numpy.__version__, "mediapipe", mediapipe.__version__, "cv2", cv2.__version__, "picamera2 ok")'
+    fi
     run install -m 0644 "$SRC/hw/README.md" "$ROOT$PREFIX/hw/README.md"
     run install -m 0755 "$SRC/hw/smoke.sh" "$ROOT$PREFIX/hw/smoke.sh"
 }

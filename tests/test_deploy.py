@@ -20,7 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SYSTEMD = REPO / "systemd"
 INSTALL = REPO / "hw" / "install.sh"
-SCRIPTS = [INSTALL, REPO / "hw" / "smoke.sh"]
+SCRIPTS = [INSTALL, REPO / "hw" / "smoke.sh", REPO / "hw" / "boot-vm.sh"]
 LOCK_RULE = REPO / "hw" / "lock-choice.sh"
 SHELL_FILES = SCRIPTS + [REPO / "mirror", LOCK_RULE]  # emulate-pi.sh: tests/test_emulate_pi.py
 CONSOLE_UNIT = SYSTEMD / "smile-mirror.service"
@@ -210,10 +210,37 @@ def test_a_pi5_without_one_of_the_features_gets_the_pi4_lock(tmp_path: Path) -> 
     assert "lacks asimddp" in done.stdout
 
 
-def test_not_arm64_is_refused_with_a_reason(tmp_path: Path) -> None:
-    done = dry_run(tmp_path, X86_CPUINFO, arch="amd64")
+@pytest.mark.parametrize("arch", ["armhf", "i386"])
+def test_other_architectures_are_refused_with_a_reason(tmp_path: Path, arch: str) -> None:
+    done = dry_run(tmp_path, X86_CPUINFO, arch=arch)
     assert done.returncode != 0
-    assert "64-bit Raspberry Pi OS" in done.stderr and "Traceback" not in done.stderr
+    assert "64-bit Raspberry Pi OS" in done.stderr and "amd64" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_debian_amd64_pc_gets_the_same_steps_without_the_pi_parts(tmp_path: Path) -> None:
+    """A mini-PC kiosk: no picamera2 (so no system site packages and numpy 2), Mesa's drivers
+    for kmsdrm, the same user, model, config and console unit as on a Pi."""
+    done = dry_run(tmp_path, X86_CPUINFO, arch="amd64")
+    assert done.returncode == 0, done.stdout + done.stderr
+    steps = actions(done.stdout)
+    root = str(tmp_path / "root")
+    assert "lock: requirements/mediapipe-1.txt" in done.stdout
+    install = [s for s in steps if "apt-get install" in s]
+    assert install and "python3-picamera2" not in install[0], install
+    assert has(steps, "apt-get install", "python3-venv", "libegl1", "libgles2", "libgbm1", "libgl1-mesa-dri")
+    assert has(steps, "usermod", "video,render,input", "smile-mirror")
+    venv = [s for s in steps if "-m venv" in s and "/opt/smile-mirror/venv" in s]
+    assert venv and "--system-site-packages" not in venv[0], venv
+    assert has(steps, "pip", "install --no-deps -r", str(REPO / "requirements/mediapipe-1.txt"))
+    assert not has(steps, "mediapipe-0.10.txt") and not has(steps, "numpy1.txt")
+    assert has(steps, "import numpy, mediapipe, cv2, pygame") and not has(steps, "picamera2")
+    assert has(steps, "smile-mirror model verify --dir", root + MODEL_DIR)
+    assert has(steps, "smile-mirror config default >", f"{root}/etc/smile-mirror/config.toml")
+    assert has(steps, "install -m 0644", "systemd/smile-mirror.service", f"{root}/etc/systemd/system/")
+    assert has(steps, "systemctl", "enable smile-mirror.service")
+    assert "nothing was changed" in done.stdout
+    assert not any((tmp_path / "root").iterdir()), "--dry-run must not create anything"
 
 
 def test_an_edited_config_is_never_overwritten(tmp_path: Path) -> None:
