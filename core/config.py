@@ -87,9 +87,9 @@ class PipelineConfig:
 
 @dataclass(frozen=True, slots=True)
 class RunConfig:
-    mode: str = _opt("lobby", "what the mirror does", choices=("lobby", "photobooth", "group"), flag="--mode")
-    state_dir: str = _opt("", "where the photo booth keeps photos and counters, and group mode its counts per "
-                              "hour (lobby mode writes nothing); "
+    mode: str = _opt("lobby", "what the mirror does", choices=("lobby", "photobooth", "group", "coach", "contagion"), flag="--mode")
+    state_dir: str = _opt("", "where the photo booth keeps photos and counters, group mode its counts per "
+                              "hour and contagion mode its counts per day (lobby and coach write nothing); "
                               "empty: $XDG_STATE_HOME/smile-mirror or ~/.local/state/smile-mirror", flag="--state-dir")
     frames: int = _opt(0, "stop after this many displayed frames (0: run until quit)", lo=0, flag="--frames")
     readings: str = _opt("", "write one JSON line per scored frame to this file", flag="--readings")
@@ -111,6 +111,16 @@ class BoothConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ContagionConfig:
+    stimuli: str = _opt("", "a folder of the venue's own stimulus clips with labels.csv (file,kind,onset_frame); "
+                        "empty: the faces the mirror draws (a genuine and a mouth-only smile)")
+    margin: float = _opt(15.0, "score points over the visitor's baseline that count as smiling back", lo=3.0, hi=60.0)
+    trials_per_visit: int = _opt(2, "stimuli shown to one visitor before they are asked to make room", lo=1, hi=10)
+    min_trials: int = _opt(20, "trials of each kind today before the attract screen shows the running result",
+                           lo=1, hi=10000)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     display: DisplayConfig = field(default_factory=DisplayConfig)
@@ -118,6 +128,7 @@ class Config:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     run: RunConfig = field(default_factory=RunConfig)
     booth: BoothConfig = field(default_factory=BoothConfig)
+    contagion: ContagionConfig = field(default_factory=ContagionConfig)
     # [text]: a venue's words, by catalogue key (kiosk.text checks the keys and placeholders)
     text: Mapping[str, str] = field(default_factory=dict)
 

@@ -183,6 +183,17 @@ class App:
             return now
         return self._frame.t_ms + (now - self._frame_ms)
 
+    def _frame_clock(self, now: float) -> float:
+        """`now` on the clock the frames' `t_ms` use, so a flip and a capture compare: monotonic
+        time for a camera (its frames are stamped at capture), the media clock for a file played
+        in real time, and the newest frame's own time for one played as fast as possible (its
+        timeline does not move while the loop waits for the model)."""
+        if self.capture.live:
+            return now
+        if not self.capture.realtime and self._frame is not None:
+            return self._frame.t_ms
+        return self._media_clock(now)
+
     def _consume(self) -> None:
         result = self.inference.poll()
         if result is None:
@@ -218,7 +229,8 @@ class App:
         else:
             self._log_line(screen, status, self._media_clock(now))
         self.display.present()
-        self.mode.presented(now_ms())
+        if self.renderer is not None:  # nothing reaches a screen headless: no stimulus was seen
+            self.mode.presented(self._frame_clock(now_ms()))
         self.stats.displayed += 1
         if not self._ready_sent:  # the first screen is up (the mirror, or the calm camera notice)
             self.notifier.ready()

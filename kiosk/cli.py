@@ -115,8 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
         m.add_argument("--dir", type=Path, help="cache folder (default: per-user cache, or model.dir in the config)")
         m.add_argument("--config", help="TOML config file")
 
-    st = sub.add_parser("stats", help="export group mode's anonymous counts per hour (visitors, smiles, chains)")
+    st = sub.add_parser("stats", help="export the anonymous counts: group mode's per hour (visitors, smiles, "
+                        "chains), or the contagion experiment's per day and stimulus kind")
     st.add_argument("--format", choices=("json", "csv"), default="json")
+    st.add_argument("--counts", choices=("group", "contagion"), default="group", help="which counts (default group)")
     add_config_flags(st, ["run.state_dir"])
     st.add_argument("--config", help="TOML config file")
 
@@ -355,10 +357,13 @@ class _Progress:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    """Group mode's counts per hour as JSON or CSV on stdout (issue 9)."""
+    """Group mode's counts per hour, or the contagion experiment's per day, as JSON or CSV on stdout."""
     from core.config import state_dir
-    from kiosk.group_stats import export
 
+    if getattr(args, "counts", "group") == "contagion":
+        from kiosk.experiment_stats import export
+    else:
+        from kiosk.group_stats import export
     config = config_from_args(args)
     sys.stdout.write(export(state_dir(config), args.format))
     return 0

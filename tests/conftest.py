@@ -127,3 +127,30 @@ def swaying_face_series(model_path: Path, model_cache: Path) -> list:
     demo = DemoSource(size=(640, 480), fps=30, pace=False, cache=model_cache)
     frames = [demo.read().rgb for _ in range(300)][::2]
     return observe_frames(model_path, frames)
+
+
+def unsmile(rgb: np.ndarray, landmarker) -> np.ndarray:
+    """The same real photo with its smile taken away: the lips closed and the mouth corners
+    moved in and down by a smooth warp around the landmarks, the eyes left as they are. The
+    astronaut portrait at 512x512 (score ~78) reads ~28 after it: a neutral-to-smile pair from one
+    public photo, for tests that need a smile at a known frame without ../shared/data."""
+    faces = landmarker.detect(rgb, 0.0)
+    assert faces, "unsmile needs a face in the photo"
+    h, w = rgb.shape[:2]
+    pts = faces[0].landmarks[:, :2] * np.array([w, h], np.float32)
+    left, right, upper, lower = pts[61], pts[291], pts[13], pts[14]
+    mid = (left + right) / 2
+    width = float(np.linalg.norm(right - left))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    mx, my = xx.copy(), yy.copy()
+    gap = max(2.0, float(lower[1] - upper[1]))
+    cy = float(upper[1] + lower[1]) / 2
+    across = np.exp(-((xx - mid[0]) / (0.42 * width)) ** 8)
+    near = np.exp(-((yy - cy) / (1.6 * gap)) ** 2)
+    my += np.sign(yy - cy) * (gap / 2 + 2) * across * near  # close the lips over the teeth
+    for corner in (left, right):
+        target = corner + np.array([(mid[0] - corner[0]) * 0.18, 0.22 * width], np.float32)
+        g = np.exp(-(((xx - target[0]) ** 2 + (yy - target[1]) ** 2) / (2 * (0.22 * width) ** 2)))
+        mx += g * (corner[0] - target[0])
+        my += g * (corner[1] - target[1])
+    return cv2.remap(rgb, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)

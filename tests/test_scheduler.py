@@ -58,3 +58,14 @@ def test_busy_worker_means_skip_and_count_never_queue() -> None:
     assert not s.offer(33.0, busy=True)
     assert not s.offer(66.0, busy=True)
     assert s.stats.skipped_busy == 2 and s.stats.submitted == 1 and s.stats.offered == 3
+
+
+def test_a_timed_trial_scores_every_frame_over_the_cpu_budget_but_never_a_busy_worker() -> None:
+    """A contagion trial's window: every frame, even when inference costs more than the budget
+    allows (the budget would give 7.5 Hz here); a frame that arrives mid-inference is skipped."""
+    s = Scheduler(score_hz=15, idle_hz=4, max_cpu=0.5)
+    s.observe(30.0, True, 0.0)
+    scored = sum(s.offer(i * 1000.0 / 30, busy=False, every_frame=True) for i in range(60))
+    assert scored == 60
+    assert run(s, seconds=2, infer_ms=30.0) <= 16, "without the trial the budget holds again"
+    assert not s.offer(5000.0, busy=True, every_frame=True) and s.stats.skipped_busy == 1

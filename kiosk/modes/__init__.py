@@ -17,6 +17,8 @@ REGISTRY: dict[str, str] = {
     "lobby": "kiosk.modes.lobby:LobbyMode",
     "photobooth": "kiosk.modes.photobooth:BoothMode",
     "group": "kiosk.modes.group:GroupMode",
+    "coach": "kiosk.modes.coach:CoachMode",
+    "contagion": "kiosk.modes.contagion:ContagionMode",
 }
 
 

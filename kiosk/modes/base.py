@@ -78,7 +78,8 @@ class Mode(Protocol):
         """Draw the screens this mode owns (attract, mirror, review) through the paint kit."""
 
     def presented(self, t_ms: float) -> None:
-        """The frame just painted reached the screen at `t_ms` (monotonic, after the flip)."""
+        """The frame just painted reached the screen at `t_ms` (after the flip, on the clock of the
+        frames' `t_ms`: monotonic for a camera, the media timeline for a file)."""
 
     def record(self) -> dict:
         """Extra fields for this result's `--readings` line ({} for none)."""
