@@ -126,6 +126,7 @@ class FaceTracks:
     scorer: Callable[[], Scorer] = field(default=None)  # type: ignore[assignment]
     _tracks: list[_Track] = field(default_factory=list)
     _next_id: int = 1
+    _last_update: float = -1e18
     started: int = 0            # tracks ever started (for tests and diagnostics)
 
     def __post_init__(self) -> None:
@@ -137,7 +138,10 @@ class FaceTracks:
         """`faces`: observations with a normalised `.box` (largest first, as the landmarker
         returns them). Returns the live tracks, oldest first."""
         faces = dedupe(faces)[: self.max_faces]
-        self._tracks = [t for t in self._tracks if t_ms - t.last_ms <= self.grace_ms]
+        # the grace runs while a face is missing, not while results are slow: a track seen in the
+        # previous result is always offered to this one (a loaded device may score twice a second)
+        self._tracks = [t for t in self._tracks if t.last_ms == self._last_update or t_ms - t.last_ms <= self.grace_ms]
+        self._last_update = t_ms
         pairs = match([t.box for t in self._tracks], [f.box for f in faces], max_distance=self.max_distance)
         matched_tracks = {i for i, _ in pairs}
         for j, face in enumerate(faces):  # second chance: the same place, whatever the size
@@ -182,3 +186,4 @@ class FaceTracks:
 
     def reset(self) -> None:
         self._tracks.clear()
+        self._last_update = -1e18

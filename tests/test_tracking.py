@@ -224,3 +224,13 @@ def test_same_place(a, b, same) -> None:
     from core.tracking import same_place
 
     assert same_place(a, b) is same
+
+
+def test_slow_results_do_not_end_a_track() -> None:
+    """A loaded device scoring every 800 ms: the face was there in every result, so it is the
+    same person, though more than the grace passed between two results."""
+    tracks = FaceTracks(grace_ms=700, scorer=FakeScorer)
+    ids = {t.id for step in range(6) for t in tracks.update([Obs(box(0.5 + 0.01 * step))], step * 800)}
+    assert ids == {1} and tracks.started == 1
+    tracks.update([], 4800)
+    assert tracks.update([Obs(box(0.55))], 5600)[0].id == 2, "a face missing for longer than the grace is new"
