@@ -102,7 +102,8 @@ class BoothConfig:
                             choices=("low", "medium", "high"))
     genuine_only: bool = _opt(False, "take the photo only for an eye-engaged (genuine) smile")
     hold_ms: int = _opt(400, "how long the smile must hold before the photo", lo=0, hi=5000)
-    countdown: int = _opt(0, "seconds of 3-2-1 countdown after the smile holds (0: none)", lo=0, hi=10)
+    countdown: int = _opt(3, "seconds of 3-2-1 countdown after the smile holds, so the guest sees the photo "
+                          "coming (0: none)", lo=0, hi=10)
     review_s: float = _opt(4.0, "how long the photo is shown afterwards", lo=0.5, hi=60.0)
     cooldown_s: float = _opt(3.0, "pause after the review before the next photo", lo=0.0, hi=600.0)
     quota_mb: float = _opt(0.0, "delete the oldest photos beyond this many MB (0: keep all)", lo=0.0)

@@ -7,8 +7,11 @@ first, which for at most four faces is as good as an optimal assignment and easy
 (Norfair's and SORT's greedy variants do the same). A track that finds no face keeps its place
 for `grace_ms` (a blink of the detector, a turned head) before it is dropped; a face that
 matches no track starts a new one, taking the slot of the track unseen the longest when all
-`max_faces` are taken. Each track owns its own scorer (`SmileTracker`: smoothing,
-hysteresis and the neutral baseline are per person).
+`max_faces` are taken. One person never holds two tracks: a face that fails the gate (its box
+jumped in size, as when the detector picks it up again) but overlaps a track unseen in this
+frame continues that track, and a track left unseen over a seen one is merged into it. Each
+track owns its own scorer (`SmileTracker`: smoothing, hysteresis and the neutral baseline are
+per person).
 
 Pure logic: boxes and a clock in, tracks out; the scorer is injected so tables can test it.
 """
@@ -73,6 +76,12 @@ def match(tracks: Sequence[Box], faces: Sequence[Box], *, max_distance: float = 
     return sorted(out)
 
 
+def same_place(a: Box, b: Box, *, min_iou: float = 0.2, max_distance: float = 0.5) -> bool:
+    """Two boxes one person could give: they overlap, or their centres are within half a face
+    width, whatever their sizes (two people's faces are never that close)."""
+    return iou(a, b) >= min_iou or centre_distance(a, b) <= max_distance
+
+
 def dedupe(faces: Sequence[Any], *, max_iou: float = 0.5) -> list[Any]:
     """Drop any face overlapping a larger one by more than `max_iou` (one person seen twice)."""
     kept: list[Any] = []
@@ -91,6 +100,7 @@ class TrackedFace:
     reading: SmileReading | None
     first_ms: float      # when the track started
     seen: bool           # a face matched this track in the latest frame (else: in its grace)
+    last_ms: float = 0.0  # when a face last matched it (the frame's clock)
 
     def age_ms(self, now_ms: float) -> float:
         return now_ms - self.first_ms
@@ -116,6 +126,7 @@ class FaceTracks:
     scorer: Callable[[], Scorer] = field(default=None)  # type: ignore[assignment]
     _tracks: list[_Track] = field(default_factory=list)
     _next_id: int = 1
+    _last_update: float = -1e18
     started: int = 0            # tracks ever started (for tests and diagnostics)
 
     def __post_init__(self) -> None:
@@ -127,8 +138,20 @@ class FaceTracks:
         """`faces`: observations with a normalised `.box` (largest first, as the landmarker
         returns them). Returns the live tracks, oldest first."""
         faces = dedupe(faces)[: self.max_faces]
-        self._tracks = [t for t in self._tracks if t_ms - t.last_ms <= self.grace_ms]
+        # the grace runs while a face is missing, not while results are slow: a track seen in the
+        # previous result is always offered to this one (a loaded device may score twice a second)
+        self._tracks = [t for t in self._tracks if t.last_ms == self._last_update or t_ms - t.last_ms <= self.grace_ms]
+        self._last_update = t_ms
         pairs = match([t.box for t in self._tracks], [f.box for f in faces], max_distance=self.max_distance)
+        matched_tracks = {i for i, _ in pairs}
+        for j, face in enumerate(faces):  # second chance: the same place, whatever the size
+            if j in {f for _, f in pairs}:
+                continue
+            near = [i for i, t in enumerate(self._tracks) if i not in matched_tracks and same_place(t.box, face.box)]
+            if near:
+                i = min(near, key=lambda i: centre_distance(self._tracks[i].box, face.box))
+                pairs.append((i, j))
+                matched_tracks.add(i)
         matched_faces = set()
         for i, j in pairs:
             track, face = self._tracks[i], faces[j]
@@ -149,10 +172,18 @@ class FaceTracks:
             self._next_id += 1
             self.started += 1
             self._tracks.append(track)
+        self._merge(t_ms)
         return self.current(t_ms)
 
+    def _merge(self, t_ms: float) -> None:
+        """A track waiting in its grace where a seen track now is: the same person, twice."""
+        seen = [t for t in self._tracks if t.last_ms == t_ms]
+        self._tracks = [t for t in self._tracks
+                        if t.last_ms == t_ms or not any(same_place(t.box, s.box) for s in seen)]
+
     def current(self, t_ms: float) -> list[TrackedFace]:
-        return [TrackedFace(t.id, t.box, t.reading, t.first_ms, t.last_ms == t_ms) for t in self._tracks]
+        return [TrackedFace(t.id, t.box, t.reading, t.first_ms, t.last_ms == t_ms, t.last_ms) for t in self._tracks]
 
     def reset(self) -> None:
         self._tracks.clear()
+        self._last_update = -1e18

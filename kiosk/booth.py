@@ -4,6 +4,11 @@ A camera's smile shutter, judged on the real smile: the score must stay above th
 threshold (and, if asked, the smile must be eye-engaged) for `hold_ms`, so a passing grin does
 not fire. Then an optional 3-2-1 countdown, the shot, a review, and a cooldown; the next photo
 needs a new smile (the score must drop back first), so one smile gives at most one photo.
+
+The first readings of a newcomer are not trusted: the visitor must have been in view for
+`settle_ms` before a smile can start the build-up (the scorer's smoothing and the neutral
+baseline need a moment; a booth must not fire the instant the model loads). A countdown whose
+guest walks away (no face for `leave_ms`) is called off rather than photographing the room.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class BoothStatus:
     progress: float = 0.0        # 0-1 while building
     countdown: int = 0           # 3, 2, 1 during the countdown
     shoot: bool = False          # True exactly once per photo
+    rearm: bool = False          # the next photo waits for this smile to end
 
 
 @dataclass(slots=True)
@@ -55,9 +61,13 @@ class BoothTrigger:
     countdown_s: int = 0
     review_ms: float = 4000.0
     cooldown_ms: float = 3000.0
+    settle_ms: float = 600.0     # a visitor must be in view this long before a smile counts
+    leave_ms: float = 1000.0     # no face this long calls a countdown off
     phase: Phase = Phase.ARMED
     _since: float = 0.0
     _needs_rearm: bool = False
+    _present_since: float | None = None
+    _face_ms: float = -1e12
 
     @property
     def threshold(self) -> float:
@@ -70,10 +80,24 @@ class BoothTrigger:
 
     def step(self, now_ms: float, reading: SmileReading | None) -> BoothStatus:
         """Advance on the current (displayed) reading; returns what to show and whether to shoot."""
+        status = self._step(now_ms, reading)
+        if self._needs_rearm and not status.shoot:
+            return BoothStatus(status.phase, status.progress, status.countdown, rearm=True)
+        return status
+
+    def settled(self, now_ms: float) -> bool:
+        """The visitor has been in view long enough for their readings to count."""
+        return self._present_since is not None and now_ms - self._present_since >= self.settle_ms
+
+    def _step(self, now_ms: float, reading: SmileReading | None) -> BoothStatus:
+        if reading is not None:
+            if self._present_since is None or now_ms - self._face_ms > self.leave_ms:
+                self._present_since = now_ms  # a newcomer (or one back after a real absence)
+            self._face_ms = now_ms
         if self._needs_rearm and (reading is None or reading.score < self.threshold - REARM_MARGIN):
             self._needs_rearm = False
         if self.phase is Phase.ARMED:
-            if self.qualifies(reading) and not self._needs_rearm:
+            if self.qualifies(reading) and not self._needs_rearm and self.settled(now_ms):
                 self._enter(Phase.BUILDING, now_ms)
         if self.phase is Phase.BUILDING:
             if not self.qualifies(reading):
@@ -84,6 +108,9 @@ class BoothTrigger:
                 return BoothStatus(Phase.BUILDING, progress=held / self.hold_ms)
             self._enter(Phase.COUNTDOWN if self.countdown_s > 0 else Phase.CAPTURE, now_ms)
         if self.phase is Phase.COUNTDOWN:
+            if now_ms - self._face_ms > self.leave_ms:  # the guest walked away: no photo of the room
+                self._enter(Phase.ARMED, now_ms)
+                return BoothStatus(Phase.ARMED)
             left = self.countdown_s * 1000.0 - (now_ms - self._since)
             if left > 0:
                 return BoothStatus(Phase.COUNTDOWN, countdown=math.ceil(left / 1000.0))
@@ -122,6 +149,7 @@ class BoothView:
     photo: np.ndarray | None = None    # the photo under review, or a slideshow slide
     caption: str = ""
     notice: str = ""
+    rearm: bool = False                # the next photo waits for the guest's smile to end
 
 
 class StillCamera(Protocol):
@@ -137,7 +165,7 @@ class PhotoBooth:
 
     FLASH_MS = 350.0
     STILL_TIMEOUT_MS = 2500.0
-    NOTICE_MS = 6000.0
+    NOTICE_MS = 4000.0  # at most; a notice also ends with the phase it was given in
     SLIDE_MS = 5000.0
 
     def __init__(self, trigger: BoothTrigger, store: PhotoStore, *, slideshow: bool = True) -> None:
@@ -149,7 +177,8 @@ class PhotoBooth:
         self._flash_at = -1e12
         self._photo: np.ndarray | None = None
         self._caption = ""
-        self._notice, self._notice_at = "", -1e12
+        self._notice, self._notice_at, self._notice_phase = "", -1e12, Phase.ARMED
+        self._phase = Phase.ARMED
         self._smiling = False
         self._preview: np.ndarray | None = None
         self._slide: tuple[Path, np.ndarray] | None = None
@@ -166,6 +195,7 @@ class PhotoBooth:
         self._smiling = smiling
         self._preview = preview
         status = self.trigger.step(now_ms, reading)
+        self._phase = status.phase
         if status.shoot:
             self._pending = (reading, now_ms, camera.request_still())
             self._flash_at = now_ms
@@ -175,9 +205,18 @@ class PhotoBooth:
         self._check_saved(now_ms)
         photo = self._photo if status.phase in (Phase.CAPTURE, Phase.REVIEW) else None
         flash = max(0.0, 1.0 - (now_ms - self._flash_at) / self.FLASH_MS)
-        notice = self._notice if now_ms - self._notice_at < self.NOTICE_MS else ""
         return BoothView(phase=status.phase, progress=status.progress, countdown=status.countdown, flash=flash,
-                         photo=photo, caption=self._caption if photo is not None else "", notice=notice)
+                         photo=photo, caption=self._caption if photo is not None else "",
+                         notice=self.notice(now_ms, status.phase), rearm=status.rearm)
+
+    def notice(self, now_ms: float, phase: Phase) -> str:
+        """The current notice: it belongs to the moment it was given in ("Photo saved" to the
+        review of that photo), so it ends with that phase and never lingers over the live mirror."""
+        if phase is Phase.CAPTURE:
+            phase = Phase.REVIEW  # the shot and its review are one moment
+        if phase is self._notice_phase and now_ms - self._notice_at < self.NOTICE_MS:
+            return self._notice
+        return ""
 
     def slide(self, now_ms: float) -> np.ndarray | None:
         """The latest photos in turn, while nobody is there (None without photos). The next one
@@ -255,4 +294,5 @@ class PhotoBooth:
         self._note(t("photo_saved"), now_ms)
 
     def _note(self, text: str, now_ms: float) -> None:
-        self._notice, self._notice_at = text, now_ms
+        phase = Phase.REVIEW if self._phase is Phase.CAPTURE else self._phase
+        self._notice, self._notice_at, self._notice_phase = text, now_ms, phase

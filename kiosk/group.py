@@ -23,6 +23,12 @@ log = logging.getLogger(__name__)
 SPARK_MS = 1400.0        # a spark's flight from the first smiler to the next, and its landing
 CELEBRATE_MS = 3200.0    # how long "everybody's smiling" is shown
 VISITOR_MS = 1000.0      # a face must stay this long to count as a visitor
+# A face is shown while it was seen within SHOW_MS (media clock): a detector blink between two
+# scored frames (66 ms apart at 15 scores/s) keeps its gauge, a face that left loses it within
+# 200 ms. On a device scoring more slowly than that, a face seen in the latest result stays
+# shown (up to STALE_MS) and goes with the first result that lacks it.
+SHOW_MS = 180.0
+STALE_MS = 1000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +101,16 @@ class Group:
             return None
         return max(seen, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1])).reading
 
+    def visible(self, now_ms: float) -> list[TrackedFace]:
+        """The faces to draw now: seen recently on the media clock. A track kept in its grace
+        (so a person keeps their id through a blink) is not a face on screen."""
+        return [f for f in self.faces if f.reading is not None and
+                (now_ms - f.last_ms <= SHOW_MS or (f.seen and now_ms - f.last_ms <= STALE_MS))]
+
     def view(self, now_ms: float) -> GroupView:
-        readings = [f.reading for f in self.faces if f.reading is not None]
-        by_id = {f.id: f for f in self.faces}
+        faces = self.visible(now_ms)
+        readings = [f.reading for f in faces]
+        by_id = {f.id: f for f in faces}
         sparks = []
         for link in self.links:
             progress = (now_ms - link.t_ms) / SPARK_MS
@@ -107,7 +120,7 @@ class Group:
         since = now_ms - self._celebrated_at
         celebration = max(since, 1.0) / CELEBRATE_MS if 0.0 <= since <= CELEBRATE_MS else 0.0
         return GroupView(
-            faces=tuple(self.faces), present=len(readings),
+            faces=tuple(faces), present=len(readings),
             smiling=sum(1 for r in readings if r.smiling),
             level=sum(r.score for r in readings) / len(readings) if readings else 0.0,
             sparks=tuple(sparks), celebration=celebration,

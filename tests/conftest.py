@@ -154,3 +154,58 @@ def unsmile(rgb: np.ndarray, landmarker) -> np.ndarray:
         mx += g * (corner[0] - target[0])
         my += g * (corner[1] - target[1])
     return cv2.remap(rgb, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+# ---- two real people, one smile following another ---------------------------------------------
+
+TILE = (320, 540)  # one person's part of a group video (two make a 640x540 camera frame)
+# The contagion video's timeline (seconds): both neutral, A smiles, B follows, B walks away.
+CONTAGION = {"a_smiles": 1.5, "b_smiles": 2.7, "b_leaves": 4.2, "end": 5.2}
+
+
+def grace_hopper() -> np.ndarray:
+    """Matplotlib's sample portrait of Grace Hopper (public domain): a real face that the model
+    reads as not smiling (about 20). Matplotlib is pinned in every lock (mediapipe imports it)."""
+    from matplotlib import cbook
+
+    return load_rgb(Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
+
+
+def face_tile(rgb: np.ndarray, lm, size: tuple[int, int] = TILE) -> np.ndarray:
+    """The photo cropped around its face so every face has the same size and place in a tile."""
+    faces = lm.detect(rgb, 0.0)
+    assert faces, "test photo without a face"
+    x0, y0, x1, y1 = faces[0].box
+    h, w = rgb.shape[:2]
+    cx, cy, fw = (x0 + x1) / 2 * w, (y0 + y1) / 2 * h, (x1 - x0) * w
+    cw = 2.3 * fw
+    ch = cw * size[1] / size[0]
+    m = np.float32([[size[0] / cw, 0, size[0] / 2 - cx * size[0] / cw],
+                    [0, size[1] / ch, size[1] * 0.52 - cy * size[1] / ch]])
+    return cv2.warpAffine(rgb, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+@pytest.fixture(scope="session")
+def contagion_video(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Path:
+    """Two people side by side, recorded at 30 fps: both neutral (Grace Hopper's portrait, read
+    as about 20), then the left one smiles (the astronaut, about 80) at 1.5 s, the right one
+    follows 1.2 s later (inside the 0.3-3 s window of facial mimicry), and at 4.2 s the right
+    one walks away (the empty room: the cat). The right person is the mirrored photos, and both
+    sway a little, so tracking by position is exercised. Faces read as stated with the shipped
+    model (checked by the tests that use it)."""
+    from core.landmarker import MediapipeLandmarker
+
+    with MediapipeLandmarker(model_cache / assets.MODEL.filename, still=True) as lm:
+        neutral = face_tile(grace_hopper(), lm)
+        smile = face_tile(load_rgb(model_cache / assets.ASTRONAUT.filename), lm)
+    people = [(neutral, smile), (neutral[:, ::-1].copy(), smile[:, ::-1].copy())]
+    empty = cv2.resize(load_rgb(model_cache / assets.CHELSEA.filename), TILE)
+    fps, c = 30, CONTAGION
+    frames = []
+    for i in range(int(c["end"] * fps)):
+        t = i / fps
+        sway = int(8 * np.sin(t * 2.2))
+        a = people[0][1] if t >= c["a_smiles"] else people[0][0]
+        b = empty if t >= c["b_leaves"] else people[1][1] if t >= c["b_smiles"] else people[1][0]
+        frames.append(np.hstack([np.roll(a, sway, axis=1), np.roll(b, -sway, axis=1) if b is not empty else b]))
+    return write_video(tmp_path_factory.mktemp("group") / "contagion.avi", frames, fps)

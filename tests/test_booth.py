@@ -176,7 +176,7 @@ def test_review_screen_renders(astronaut: np.ndarray, tmp_path: Path) -> None:
 
 def test_photobooth_on_the_command_line(two_smiles_video: Path, model_cache: Path, tmp_path: Path) -> None:
     config = tmp_path / "booth.toml"
-    config.write_text("[booth]\nreview_s = 1.0\ncooldown_s = 0.3\n")
+    config.write_text("[booth]\nreview_s = 1.0\ncooldown_s = 0.3\ncountdown = 0\n")  # 1.5 s smiles: no time to count
     env = {**os.environ, "SMILE_MIRROR_CACHE": str(model_cache)}
     done = subprocess.run([sys.executable, "-m", "kiosk.cli", "run", "--config", str(config), "--mode", "photobooth",
                            "--state-dir", str(tmp_path / "state"), "--source", f"video:{two_smiles_video}",
@@ -208,7 +208,8 @@ class SlowCamera:
 def test_the_previous_photo_is_never_shown_for_a_new_shot(tmp_path: Path) -> None:
     from kiosk.booth import Phase
 
-    booth = PhotoBooth(BoothTrigger(hold_ms=0, review_ms=1000, cooldown_ms=0), PhotoStore(tmp_path), slideshow=False)
+    booth = PhotoBooth(BoothTrigger(hold_ms=0, review_ms=1000, cooldown_ms=0, settle_ms=0), PhotoStore(tmp_path),
+                       slideshow=False)
     camera, smile = SlowCamera(), SmileReading(t_ms=0, score=90, kind=SmileKind.GENUINE, eye_engagement=70,
                                                box=(0, 0, 1, 1), raw_score=90)
     first, second = np.full((48, 64, 3), 10, np.uint8), np.full((48, 64, 3), 200, np.uint8)
@@ -231,7 +232,8 @@ def test_the_previous_photo_is_never_shown_for_a_new_shot(tmp_path: Path) -> Non
 
 
 def test_a_still_that_comes_too_late_is_dropped_and_the_preview_kept(tmp_path: Path) -> None:
-    booth = PhotoBooth(BoothTrigger(hold_ms=0, review_ms=5000, cooldown_ms=0), PhotoStore(tmp_path), slideshow=False)
+    booth = PhotoBooth(BoothTrigger(hold_ms=0, review_ms=5000, cooldown_ms=0, settle_ms=0), PhotoStore(tmp_path),
+                       slideshow=False)
     camera, smile = SlowCamera(), SmileReading(t_ms=0, score=90, kind=SmileKind.GENUINE, eye_engagement=70,
                                                box=(0, 0, 1, 1), raw_score=90)
     preview, late = np.full((48, 64, 3), 10, np.uint8), np.full((48, 64, 3), 200, np.uint8)
@@ -256,3 +258,69 @@ def test_the_slideshow_reads_the_disk_once_per_slide(tmp_path: Path) -> None:
         booth.slide(i * 33.0)
     booth.close(SlowCamera())
     assert len(calls) <= 2
+
+
+@pytest.fixture(scope="module")
+def long_smile_video(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Path:
+    """The demo face smiling for 6 s, then nobody for 1 s."""
+    demo = DemoSource(size=(640, 480), fps=30, pace=False, cache=model_cache)
+    smile = [demo.read().rgb for _ in range(180)]
+    empty = [cv2.resize(load_rgb(model_cache / "chelsea.png"), (640, 480))] * 30
+    return write_video(tmp_path_factory.mktemp("booth") / "long_smile.avi", smile + empty)
+
+
+def test_the_default_booth_counts_down_before_the_photo(long_smile_video: Path, model_path: Path,
+                                                        tmp_path: Path) -> None:
+    """With the shipped config the guest sees 3, 2, 1 first; the photo is never taken in the
+    first moments after the model loads."""
+    from core.config import Config
+    from kiosk.booth import Phase
+
+    seen: list[tuple[float, object, bool]] = []
+
+    class Watched(BoothTrigger):
+        def step(self, now_ms, reading):
+            status = BoothTrigger.step(self, now_ms, reading)
+            seen.append((now_ms, status, reading is not None))
+            return status
+
+    b = Config().booth
+    trigger = Watched(sensitivity=b.sensitivity, require_genuine=b.genuine_only, hold_ms=b.hold_ms,
+                      countdown_s=b.countdown, review_ms=b.review_s * 1000, cooldown_ms=b.cooldown_s * 1000)
+    booth = PhotoBooth(trigger, PhotoStore(tmp_path), slideshow=False)
+    run_app(long_smile_video, model_path, booth)
+    assert len(booth.saved) == 1
+    first_face = next(t for t, _, face in seen if face)
+    counts = [s.countdown for _, s, _ in seen if s.phase is Phase.COUNTDOWN]
+    assert [c for i, c in enumerate(counts) if i == 0 or counts[i - 1] != c] == [3, 2, 1]
+    shot = next(t for t, s, _ in seen if s.shoot)
+    built = next(t for t, s, _ in seen if s.phase is Phase.BUILDING)
+    assert built - first_face >= trigger.settle_ms, "the first readings of a newcomer never start a photo"
+    assert shot - first_face >= trigger.settle_ms + b.hold_ms + 3000 - 40
+
+
+def test_a_notice_ends_with_its_review(tmp_path: Path) -> None:
+    """"Photo saved" belongs to the review of that photo: gone the moment the live mirror is back."""
+    from kiosk.booth import Phase
+
+    booth = PhotoBooth(BoothTrigger(hold_ms=0, review_ms=4000, cooldown_ms=3000, settle_ms=0), PhotoStore(tmp_path),
+                       slideshow=False)
+    camera = SlowCamera()
+    smile = SmileReading(t_ms=0, score=90, kind=SmileKind.GENUINE, eye_engagement=70, box=(0, 0, 1, 1), raw_score=90)
+    photo = np.full((48, 64, 3), 90, np.uint8)
+    t, shown = 0.0, []
+    booth.step(t, smile, photo, camera)
+    camera.ready = (photo,)
+    while t < 9000:
+        t += 33
+        view = booth.step(t, smile if t < 6000 else None, photo, camera)
+        shown.append((t, view.phase, view.notice, view.rearm))
+        if not booth.saved and booth._saving is not None:
+            booth._saving.result()  # the writer thread is quick; wait so the test is exact
+    booth.close(camera)
+    noticed = [(t, phase) for t, phase, notice, _ in shown if notice == "Photo saved"]
+    assert noticed and {phase for _, phase in noticed} == {Phase.REVIEW}
+    end_of_review = next(t for t, phase, _, _ in shown if phase is not Phase.REVIEW and t > noticed[0][0])
+    assert max(t for t, _ in noticed) < end_of_review
+    assert all(rearm for t, phase, _, rearm in shown if phase is Phase.COOLDOWN and t < 6000), \
+        "still smiling after the photo: the booth says it waits for the smile to end"

@@ -59,7 +59,7 @@ def test_genuine_only() -> None:
 
 
 def test_countdown_counts_three_two_one_then_shoots() -> None:
-    t = BoothTrigger(hold_ms=300, countdown_s=3)
+    t = BoothTrigger(hold_ms=300, countdown_s=3, settle_ms=0)
     seen, shot_at = [], None
     for i in range(200):
         status = t.step(i * 33.0, reading(90))
@@ -72,6 +72,55 @@ def test_countdown_counts_three_two_one_then_shoots() -> None:
 
 
 def test_building_progress_rises_to_one() -> None:
-    t = BoothTrigger(hold_ms=400)
+    t = BoothTrigger(hold_ms=400, settle_ms=0)
     progress = [t.step(ms, reading(90)).progress for ms in (0, 100, 200, 300)]
     assert progress == sorted(progress) and progress[0] == 0 and 0.7 <= progress[-1] < 1
+
+
+def test_the_config_default_is_a_three_second_countdown() -> None:
+    from core.config import BoothConfig
+
+    assert BoothConfig().countdown == 3
+
+
+def test_a_newcomer_must_be_in_view_a_moment_before_a_smile_counts() -> None:
+    """The first readings of a visitor (the model just loaded, the smoothing starting) never fire."""
+    t = BoothTrigger(hold_ms=400, settle_ms=600)
+    shots = play(t, [(300, -1), (3000, 90)])  # nobody, then a visitor who arrives smiling
+    assert len(shots) == 1 and 300 + 600 + 400 <= shots[0] <= 300 + 600 + 400 + 3 * 33
+    t = BoothTrigger(hold_ms=400, settle_ms=600)
+    assert play(t, [(300, -1), (500, 90), (1500, -1)]) == [], "a visitor passing by smiling gives no photo"
+
+
+def test_a_blink_of_the_detector_does_not_restart_the_settling() -> None:
+    t = BoothTrigger(hold_ms=400, settle_ms=600, leave_ms=1000)
+    shots = play(t, [(400, 10), (100, -1), (3000, 90)])  # present since 0; one missed reading
+    assert len(shots) == 1 and shots[0] <= 600 + 400 + 2 * 33, "settled at 600 ms, not 600 ms after the blink"
+
+
+def test_a_countdown_is_called_off_when_the_guest_walks_away() -> None:
+    t = BoothTrigger(hold_ms=300, countdown_s=3, settle_ms=0, leave_ms=1000)
+    assert play(t, [(500, 10), (800, 90), (4000, -1)]) == []
+    assert t.phase is Phase.ARMED
+
+
+def test_the_guest_may_stop_smiling_during_the_countdown() -> None:
+    """The countdown is the guest's cue: the photo comes whatever their face does meanwhile."""
+    t = BoothTrigger(hold_ms=300, countdown_s=3, settle_ms=0)
+    assert len(play(t, [(500, 10), (400, 90), (4000, 30)])) == 1
+
+
+def test_after_a_photo_the_booth_says_it_waits_for_the_smile_to_end() -> None:
+    t = BoothTrigger(hold_ms=300, review_ms=1000, cooldown_ms=500, settle_ms=0)
+    seen = []
+    for i in range(300):
+        ms = i * 33.0
+        score = 90 if ms < 4000 else 20  # one long smile, then relaxed
+        s = t.step(ms, reading(score))
+        seen.append((ms, s.phase, s.rearm))
+    shot = next(ms for ms, phase, _ in seen if phase is Phase.REVIEW)
+    assert not any(r for ms, _, r in seen if ms < shot), "before the first photo nothing waits"
+    waiting = [ms for ms, phase, r in seen if r and phase is Phase.ARMED]
+    assert waiting and min(waiting) >= shot + 1500 and max(waiting) < 4000, \
+        "armed again but waiting, until the score drops"
+    assert all(not r for ms, _, r in seen if ms >= 4000)

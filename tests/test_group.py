@@ -13,6 +13,7 @@ import pytest
 
 from core.landmarker import MediapipeLandmarker
 from core.multiface import NewcomerSearchLandmarker
+from core.scheduler import Scheduler
 from core.sources import VideoFileSource
 from kiosk.app import App
 from kiosk.cli import main
@@ -20,7 +21,7 @@ from kiosk.display import RecordingDisplay
 from kiosk.group import Group
 from kiosk.modes.group import GroupMode
 from kiosk.group_stats import GroupStats
-from tests.conftest import load_rgb, shared_data, write_video
+from tests.conftest import CONTAGION, face_tile, load_rgb, shared_data, write_video
 
 FPS = 30
 TILE = (320, 540)  # three tiles make a 960x540 (16:9) camera frame
@@ -37,33 +38,29 @@ def still(model_path: Path):
 
 
 def tile(rgb: np.ndarray, lm: MediapipeLandmarker, size=TILE) -> np.ndarray:
-    """The photo cropped around its face so every face has the same size and place in a tile."""
-    faces = lm.detect(rgb, 0.0)
-    assert faces, "test photo without a face"
-    x0, y0, x1, y1 = faces[0].box
-    h, w = rgb.shape[:2]
-    cx, cy, fw = (x0 + x1) / 2 * w, (y0 + y1) / 2 * h, (x1 - x0) * w
-    cw = 2.3 * fw
-    ch = cw * size[1] / size[0]
-    m = np.float32([[size[0] / cw, 0, size[0] / 2 - cx * size[0] / cw],
-                    [0, size[1] / ch, size[1] * 0.52 - cy * size[1] / ch]])
-    return cv2.warpAffine(rgb, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return face_tile(rgb, lm, size)
 
 
-def run_group(video: Path, model_path: Path, tmp_path: Path, *, max_faces: int = 4, save=None):
+def run_group(video: Path, model_path: Path, tmp_path: Path, *, max_faces: int = 4, save=None, watch=None,
+              screen=(1280, 720), scheduler=None):
+    """`save(view, pixels)` sees every drawn screen; `watch(view, media_ms)` sees every View
+    with the media clock it was drawn at (the video's own timeline)."""
     stats = GroupStats(tmp_path / "state")
     group = Group(max_faces=max_faces, stats=stats)
-    display = RecordingDisplay(screen=(1280, 720))
+    display = RecordingDisplay(screen=screen)
     with open(tmp_path / "readings.jsonl", "w") as readings:
         app = App(open_source=lambda: VideoFileSource(video, pace=False),
                   landmarker=NewcomerSearchLandmarker(model_path, max_faces=max_faces), display=display,
-                  readings=readings, mode=GroupMode(group))
-        if save is not None:
+                  readings=readings, mode=GroupMode(group), scheduler=scheduler)
+        if save is not None or watch is not None:
             draw = app.renderer.draw
 
             def spy(view, mode):
                 draw(view, mode)
-                save(view, display.snapshot())
+                if watch is not None:
+                    watch(view, app._media_clock(view.t_ms))
+                if save is not None:
+                    save(view, display.snapshot())
 
             app.renderer.draw = spy
         assert app.run() == 0
@@ -186,3 +183,57 @@ def test_two_astronauts_and_a_newcomer_keep_their_own_scores(model_path: Path, a
     assert len(end) == 3 and all(f["score"] >= 50 for f in end)
     assert group.tracks.started == 3, "swaying faces keep their ids"
     assert group.contagion.links_total == 0, "arriving already smiling is no contagion"
+
+
+def test_a_smile_passed_on_between_two_real_faces_sparks(contagion_video: Path, model_path: Path,
+                                                        tmp_path: Path) -> None:
+    """The recorded two-person video (real faces, tests/conftest.py): the right person's smile
+    follows the left one's by 1.2 s, so contagion links them and the spark flies on screen; when
+    the right person walks away their gauge goes within 200 ms."""
+    c = CONTAGION
+    views: list[tuple[float, object]] = []
+    shots: dict[str, np.ndarray] = {}
+
+    def save(view, img) -> None:
+        g = view.mode
+        if g is not None and g.sparks and 0.35 < g.sparks[-1].progress < 0.6:
+            shots.setdefault("spark", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+
+    # Scored at the shipped 15 scores/s of the video's own clock, whatever the load on this
+    # machine (the CPU budget would thin the results out on a busy runner; the app waits for
+    # the model on a video, so the timeline is the video's).
+    steady = Scheduler(score_hz=15.0, idle_hz=15.0, max_cpu=1e6)
+    app, group, lines = run_group(contagion_video, model_path, tmp_path, save=save,
+                                  watch=lambda view, t: views.append((t, view.mode)), screen=(1920, 1080),
+                                  scheduler=steady)
+
+    def scores(t_s: float) -> list[float]:
+        return [f["score"] for f in sorted(at(lines, t_s * 1000)["faces"], key=lambda f: f["box"][0])]
+
+    # the faces read as the video says: neutral, then one smile, then both (real model, real photos)
+    assert all(s < 35 for s in scores(c["a_smiles"] - 0.1))
+    assert [s >= 60 for s in scores(c["b_smiles"] - 0.1)] == [True, False]  # camera boxes: A is the left one
+    assert all(s >= 60 for s in scores(c["b_leaves"] - 0.1))
+    assert group.tracks.started == 2, "two people, two tracks, from start to end"
+
+    # contagion: one link from the first smiler to the second, after about 1.2 s
+    links = list(group.links)
+    assert len(links) == 1, links
+    assert 900 <= links[0].delay_ms <= 1500, links[0].delay_ms
+    assert group.contagion.chains_total == 1
+
+    # the spark is in the views the screen drew, and on the screen in gold
+    sparked = [t for t, g in views if g is not None and g.sparks]
+    assert sparked and min(sparked) - links[0].t_ms < 100, "the spark starts as the link is made"
+    assert "spark" in shots
+    cv2.imwrite(str(tmp_path / "group-spark-1920x1080.png"), shots["spark"])
+    gold = np.abs(shots["spark"].astype(int) - (84, 206, 255)).max(axis=2) <= 40  # BGR of the spark's gold
+    assert gold.sum() > 600
+
+    # the one who left: their gauge is gone within 200 ms of the first frame without them
+    leave_ms = np.ceil(c["b_leaves"] * FPS) / FPS * 1000
+    after = [(t, g) for t, g in views if t >= leave_ms and g is not None]
+    gone = next(t for t, g in after if g.present == 1)
+    print(f"gauge gone {gone - leave_ms:.0f} ms after its face left; link delay {links[0].delay_ms:.0f} ms")
+    assert gone - leave_ms <= 200, f"a gauge stayed {gone - leave_ms:.0f} ms after its face left"
+    assert all(g.present == 1 and len(g.faces) == 1 for t, g in after if t >= gone), "and it does not come back"

@@ -185,3 +185,52 @@ def test_everybody_smiling_is_celebrated_once_per_cooldown() -> None:
         (20000, {1: T}),                                                 # one person alone: never
     ], celebrate_cooldown_ms=8000)
     assert [t for t, s in steps if s.celebration] == [2000, 13000]
+
+
+def test_a_face_whose_box_jumps_in_size_keeps_its_one_track() -> None:
+    """A newcomer found by the detector, then tracked by the landmarker: the box can change size
+    past the gate in one step. Still one person, one track, one id."""
+    tracks = FaceTracks(scorer=FakeScorer)
+    first = tracks.update([Obs(box(0.5, w=0.16), 20)], 0)
+    out = tracks.update([Obs(box(0.51, w=0.31), 20)], 66)   # 1.94x the width: fails the size gate
+    assert [t.id for t in out] == [first[0].id] and tracks.started == 1
+    out = tracks.update([Obs(box(0.52, w=0.30), 20)], 133)
+    assert len(out) == 1 and out[0].seen
+
+
+def test_two_people_side_by_side_are_never_merged() -> None:
+    tracks = FaceTracks(scorer=FakeScorer)
+    tracks.update([Obs(box(0.3)), Obs(box(0.5))], 0)            # neighbours, a face width apart
+    out = tracks.update([Obs(box(0.3))], 66)                     # one blinks: kept in its grace
+    out = tracks.update([Obs(box(0.3)), Obs(box(0.5))], 133)
+    assert sorted(t.id for t in out) == [1, 2] and tracks.started == 2
+
+
+def test_a_leftover_track_over_a_seen_one_is_merged() -> None:
+    """However a second track came about, one that waits in its grace where a seen track now
+    is goes: the screen never counts one person twice."""
+    tracks = FaceTracks(scorer=FakeScorer)
+    left, right = (t.id for t in tracks.update([Obs(box(0.30)), Obs(box(0.45))], 0))
+    out = tracks.update([Obs(box(0.38))], 66)  # one face between them, nearer the right track
+    assert [(t.id, t.seen) for t in out] == [(right, True)]
+
+
+@pytest.mark.parametrize("a, b, same", [
+    (box(0.5), box(0.5, w=0.3), True),      # one face, the box grew
+    (box(0.5), box(0.56), True),             # moved less than half a width
+    (box(0.5), box(0.66), False),            # a neighbour a face width away
+])
+def test_same_place(a, b, same) -> None:
+    from core.tracking import same_place
+
+    assert same_place(a, b) is same
+
+
+def test_slow_results_do_not_end_a_track() -> None:
+    """A loaded device scoring every 800 ms: the face was there in every result, so it is the
+    same person, though more than the grace passed between two results."""
+    tracks = FaceTracks(grace_ms=700, scorer=FakeScorer)
+    ids = {t.id for step in range(6) for t in tracks.update([Obs(box(0.5 + 0.01 * step))], step * 800)}
+    assert ids == {1} and tracks.started == 1
+    tracks.update([], 4800)
+    assert tracks.update([Obs(box(0.55))], 5600)[0].id == 2, "a face missing for longer than the grace is new"

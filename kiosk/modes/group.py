@@ -12,6 +12,7 @@ import math
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import numpy as np
+import pygame
 
 from core.types import FaceObservation, SmileKind, SmileReading, is_smiling
 from kiosk.group import Group, GroupView, Spark, group_faces
@@ -87,6 +88,8 @@ class GroupMode(SingleFaceMode):
                         max(b[3] for b in boxes)) if boxes else None
             p.camera(view.frame, mirror=view.mirror, follow=everyone, t_ms=view.t_ms)  # keeps everybody in view
             self._painter.draw(group, p)
+        elif view.screen is Screen.MIRROR:  # everybody just left: the plain mirror, no stale gauges
+            p.camera(view.frame, mirror=view.mirror)
         else:
             paint_attract(view, p)
 
@@ -101,7 +104,10 @@ class GroupPainter:
                                           rng.uniform(0, 2 * math.pi, n), rng.integers(0, len(CONFETTI), n)])
 
     def draw(self, group: GroupView, p: Painter) -> None:
-        faces = [f for f in group.faces if f.reading is not None]
+        """Marks and a tag for each face in the picture (one cropped out of a narrow screen
+        still counts in the meter, but gets no tag pinned to the edge), sparks between them,
+        the meter."""
+        faces = [f for f in group.faces if f.reading is not None and self._in_picture(f.box, p)]
         for face in faces:
             p.face_marks(face.reading.box, score_colour(face.reading.score))
         if group.celebration > 0:  # behind the numbers, so they stay readable
@@ -109,8 +115,16 @@ class GroupPainter:
         for face in faces:
             self._tag(face.reading.score, face.reading.kind, face.box, p)
         for spark in group.sparks:
-            self._spark(spark, p)
+            if self._in_picture(spark.source, p) and self._in_picture(spark.target, p):
+                self._spark(spark, p)
         self._meter(group, p)
+
+    @staticmethod
+    def _in_picture(box, p: Painter) -> bool:
+        """The face's centre is on the screen."""
+        assert p.map is not None
+        left, top, right, bottom = p.map.box(box)
+        return 0 <= (left + right) / 2 <= p.w and 0 <= (top + bottom) / 2 <= p.h
 
     @staticmethod
     def _radius(p: Painter) -> float:
@@ -133,24 +147,47 @@ class GroupPainter:
             side = left - pad - round(2 * u) - gauge / 2
         return side, max(top, gauge / 2 + round(1 * u)) + gauge / 2, False
 
-    def _tag(self, score: float, kind: SmileKind, box, p: Painter) -> None:
+    def _tag_centre(self, box, p: Painter) -> tuple[float, float]:
+        """Where a face's gauge is drawn (for the spark's flight)."""
+        cx, cy, above = self._anchor(box, p)
+        return self._clamp(cx, cy, above, 0, round(5 * p.u), p)
+
+    def _tag(self, score: float, kind: SmileKind, box, p: Painter) -> tuple[pygame.Rect, pygame.Rect]:
+        """A face's gauge and its word, kept whole on the screen. Returns both rectangles."""
         cx, cy, above = self._anchor(box, p)
         u = p.u
-        rect = p.gauge(score, (cx, cy), self._radius(p), number_px=round(8 * u), thickness=1.5 * u, backdrop=True)
         word = kind_label(kind) if kind is not SmileKind.NONE else t("group_smile_prompt")
         colour = KIND_COLOURS[kind] if kind is not SmileKind.NONE else MUTED
+        px = round(5 * u)
+        ww, wh = p.font(px).size(word)
+        cx, cy = self._clamp(cx, cy, above, ww, wh, p)
         gap = round(0.5 * u)  # the word sits on the side away from the face
+        rect = p.gauge(score, (cx, cy), self._radius(p), number_px=round(8 * u), thickness=1.5 * u, backdrop=True)
         if above:
-            p.text(word, round(5 * u), colour, midbottom=(round(cx), rect.top - gap))
+            label = p.text(word, px, colour, midbottom=(round(cx), rect.top - gap))
         else:
-            p.text(word, round(5 * u), colour, midtop=(round(cx), rect.bottom + gap))
+            label = p.text(word, px, colour, midtop=(round(cx), rect.bottom + gap))
+        return rect, label
+
+    def _clamp(self, cx: float, cy: float, above: bool, word_w: float, word_h: float,
+               p: Painter) -> tuple[float, float]:
+        """Move a tag (gauge centred at cx, cy, its word over or under it) inside the screen."""
+        margin = 1.0 * p.u
+        half = self._radius(p) + 2
+        gap = round(0.5 * p.u)
+        half_w = max(half, word_w / 2)
+        up = half + (word_h + gap if above else 0)      # from the centre to the tag's top
+        down = half + (0 if above else word_h + gap)    # ... and to its bottom
+        cx = min(max(cx, margin + half_w), p.w - margin - half_w)
+        cy = min(max(cy, margin + up), p.h - margin - down)
+        return cx, cy
 
     def _spark(self, spark: Spark, p: Painter) -> None:
         """A glowing dot flies on an arc from the first smiler's gauge to the next one's, with a
         fading trail, and lands in a ring that opens around the newcomer's gauge."""
         u = p.u
-        ax, ay, _ = self._anchor(spark.source, p)
-        bx, by, _ = self._anchor(spark.target, p)
+        ax, ay = self._tag_centre(spark.source, p)
+        bx, by = self._tag_centre(spark.target, p)
         lift = max(12 * u, 0.35 * abs(bx - ax))
         mx, my = (ax + bx) / 2, min(ay, by) - lift
         if my < 4 * u:
@@ -177,10 +214,13 @@ class GroupPainter:
             p.dot((bx, by), self._radius(p) + land * 9 * u, GOLD, alpha=alpha, filled=False,
                   width=max(2, round(0.7 * u)))
             text = t("contagion_chain", length=spark.length) if spark.length > 2 else t("contagion_passed")
-            px = round(4.6 * u)
+            px = round(6 * u)
+            tw, th = p.font(px).size(text)
             y = by - self._radius(p) - 9.5 * u  # over the newcomer's tag, off their face
-            y = y if y - px / 2 > 2 * u else by + self._radius(p) + 9.5 * u
-            p.text(text, px, GOLD, alpha=alpha, center=(round(bx), round(y)))
+            y = y if y - th / 2 > 2 * u else by + self._radius(p) + 9.5 * u
+            x = min(max(bx, tw / 2 + u), p.w - tw / 2 - u)  # whole on the screen
+            y = min(max(y, th / 2 + u), p.h - th / 2 - u)
+            p.text(text, px, GOLD, alpha=alpha, center=(round(x), round(y)))
 
     def _meter(self, group: GroupView, p: Painter) -> None:
         """The group smile level (a big gauge), how many smile (words and one dot per person)

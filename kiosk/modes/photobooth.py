@@ -26,6 +26,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# What the booth says to the guest (one place, for the translation catalogue).
+WORDS = {
+    "title": "Smile to take a photo",
+    "detail": "the mirror takes it when you smile",
+    "detail_genuine": "the mirror takes it when you really smile \u2014 with your eyes",
+    "armed": "Smile to take a photo",
+    "armed_genuine": "Smile with your eyes to take a photo",
+    "hold": "Hold that smile",
+    "countdown": "Smile!",
+    "rearm": "Relax, then smile again for another",
+    "wait": "Next photo in a moment",
+}
+
 
 class BoothMode(SingleFaceMode):
     name: ClassVar[str] = "photobooth"
@@ -77,6 +90,8 @@ class BoothMode(SingleFaceMode):
         booth: BoothView | None = view.mode
         if booth is None:
             return
+        genuine = self.booth.trigger.require_genuine
+        title, detail = WORDS["title"], WORDS["detail_genuine" if genuine else "detail"]
         if view.screen is Screen.REVIEW and booth.photo is not None:
             p.canvas.begin(SHADE)
             p.photo(booth.photo)
@@ -85,32 +100,105 @@ class BoothMode(SingleFaceMode):
         elif view.screen is Screen.ATTRACT and booth.photo is not None:
             p.canvas.begin(SHADE)
             p.photo(booth.photo)  # slideshow of the latest photos
-            paint_attract(replace(view, frame=None), p, t("booth_attract_title"), t("booth_attract_detail"))
+            paint_attract(replace(view, frame=None), p, title, detail)
         elif view.screen is Screen.MIRROR and view.reading is not None and view.frame is not None:
             paint_mirror(view, p)
         elif view.frame is not None:
-            paint_attract(view, p)
-        _overlay(booth, view, p)
+            paint_attract(view, p, title, detail)
+        _overlay(booth, view, p, genuine)
 
 
-def _overlay(booth: BoothView, view: "View", p: Painter) -> None:
-    """Build-up bar, countdown, flash and notices."""
+def hint_line(booth: BoothView, screen: Screen, genuine: bool) -> str:
+    """The one line at the top of the live mirror: what the guest can do now. While the last
+    photo's smile lasts nothing can happen, so it says so instead of inviting a smile."""
+    if screen is not Screen.MIRROR:
+        return ""
+    if booth.phase is Phase.BUILDING:
+        return WORDS["hold"]
+    if booth.phase in (Phase.ARMED, Phase.COOLDOWN) and booth.rearm:
+        return WORDS["rearm"]
+    if booth.phase is Phase.COOLDOWN:
+        return WORDS["wait"]
+    if booth.phase is Phase.ARMED:
+        return WORDS["armed_genuine" if genuine else "armed"]
+    return ""
+
+
+def countdown_spot(face: tuple[float, float, float, float] | None, screen: tuple[int, int],
+                   glyph: tuple[float, float], bottom: float) -> tuple[tuple[float, float], float]:
+    """Where the countdown digit goes and how much to scale it (at most 1): the largest free
+    strip beside, above or below the face (screen pixels, left/top/right/bottom), never over
+    it, so the guest's mouth stays in view. `bottom` is where the score panel begins."""
+    w, h = screen
+    gw, gh = glyph
+    if face is None:
+        return (w / 2, min(h / 2, bottom / 2)), 1.0
+    left, top, right, bottom_face = face
+    strips = [  # (x0, y0, x1, y1) of the free space around the face
+        (0.0, 0.0, max(0.0, left), bottom),
+        (min(w, right), 0.0, float(w), bottom),
+        (0.0, 0.0, float(w), max(0.0, top)),
+        (0.0, min(bottom, bottom_face), float(w), bottom),
+    ]
+
+    def fit(s: tuple[float, float, float, float]) -> float:
+        return min((s[2] - s[0]) / gw, (s[3] - s[1]) / gh, 1.0)
+
+    centre_x = (left + right) / 2
+    best = max(strips, key=lambda s: (round(fit(s), 2), abs((s[0] + s[2]) / 2 - centre_x)))
+    return ((best[0] + best[2]) / 2, (best[1] + best[3]) / 2), max(0.0, fit(best))
+
+
+def _overlay(booth: BoothView, view: "View", p: Painter, genuine: bool) -> None:
+    """Notice, the line saying what happens next (with the build-up bar), countdown and flash.
+    Words sit on dark pills so they read over any camera picture."""
     u = p.u
-    if booth.phase is Phase.BUILDING and view.screen is Screen.MIRROR:
-        hint = p.text(t("booth_hold"), round(5.5 * u), INK, midtop=(p.w // 2, round(4 * u)))
-        bar = pygame.Rect(0, 0, round(50 * u), max(6, round(2.6 * u)))
-        bar.midtop = (p.w // 2, hint.bottom + round(1.5 * u))
-        p.bar(bar, booth.progress, GOLD)
-    elif booth.phase is Phase.COUNTDOWN and booth.countdown:
-        p.text(str(booth.countdown), round(45 * u), INK, center=(p.w // 2, p.h // 2))
-    elif booth.phase is Phase.ARMED and view.screen is Screen.MIRROR:
-        p.text(t("booth_armed"), round(4.5 * u), MUTED, midtop=(p.w // 2, round(3 * u)))
+    y = round(2 * u)
     if booth.notice:
-        px = round(4.5 * u)
-        w, h = p.font(px).size(booth.notice)
-        pill = pygame.Rect(0, 0, w + round(5 * u), h + round(2 * u))
-        pill.midtop = (p.w // 2, round(3 * u) - round(1 * u))
-        p.panel(pill, alpha=255, radius=pill.height // 2)
-        p.text(booth.notice, px, INK, shadow=False, center=pill.center)
+        y = _pill(booth.notice, p, y, INK).bottom + round(1.2 * u)
+    line = hint_line(booth, view.screen, genuine)
+    if line:
+        building = booth.phase is Phase.BUILDING
+        pill = _pill(line, p, y, INK if building or booth.phase is Phase.ARMED and not booth.rearm else MUTED)
+        if building:
+            bar = pygame.Rect(0, 0, round(50 * u), max(6, round(2.6 * u)))
+            bar.midtop = (p.w // 2, pill.bottom + round(1.5 * u))
+            p.bar(bar, booth.progress, GOLD)
+    if booth.phase is Phase.COUNTDOWN and booth.countdown:
+        _countdown(booth.countdown, view, p)
     p.flash(booth.flash)
+
+
+def _pill(text: str, p: Painter, top: int, colour: tuple[int, int, int]) -> pygame.Rect:
+    """One line of words on a rounded dark pill, centred at the top of the screen."""
+    u = p.u
+    px = p.fit_px(text, round(6.5 * u), p.w * 0.86)
+    w, h = p.font(px).size(text)
+    pill = pygame.Rect(0, 0, w + round(5 * u), h + round(2 * u))
+    pill.midtop = (p.w // 2, top)
+    p.panel(pill, alpha=200, radius=pill.height // 2)
+    p.text(text, px, colour, shadow=False, center=pill.center)
+    return pill
+
+
+def _countdown(n: int, view: "View", p: Painter) -> pygame.Rect:
+    """The 3-2-1 digit, large, in the free space beside the face, with "Smile!" under it."""
+    u = p.u
+    px = round(45 * u)
+    word_px = round(7 * u)
+    gw, gh = p.font(px).size(str(n))
+    word_h = p.font(word_px).get_linesize()
+    face = None
+    if p.map is not None and view.reading is not None:
+        left, top, right, bottom = p.map.box(view.reading.box)
+        pad = 0.1 * (right - left)  # the brackets' margin
+        face = (left - pad, top - 1.6 * pad, right + pad, bottom + pad)
+    margin = 2 * u
+    (cx, cy), scale = countdown_spot(face, (p.w, p.h), (gw + 2 * margin, gh + word_h + 2 * margin),
+                                     p.h * 0.64 if view.reading is not None else p.h)
+    px = max(round(12 * u), round(px * scale))
+    gh = p.font(px).size(str(n))[1]
+    digit = p.text(str(n), px, INK, center=(round(cx), round(cy - word_h / 2)))
+    p.text(WORDS["countdown"], word_px, GOLD, midtop=(round(cx), digit.bottom - round(gh * 0.12)))
+    return digit
 

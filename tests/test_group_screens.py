@@ -1,0 +1,124 @@
+"""Group mode's screens at 1920x1080 and 1080x1920 with two and three people: every tag and
+word whole on the screen, wherever the faces are; the spark's words too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pygame
+import pytest
+
+from core.tracking import TrackedFace
+from core.types import SmileKind, SmileReading
+from kiosk.display import RecordingDisplay
+from kiosk.group import GroupView, Spark
+from kiosk.modes.group import GroupMode, GroupPainter
+from kiosk.paint import Painter
+from kiosk.render import Renderer
+from kiosk.view import Screen, View
+
+SIZES = ((1920, 1080), (1080, 1920))
+
+
+def face(i: int, box: tuple, score: float, kind: SmileKind) -> TrackedFace:
+    r = SmileReading(t_ms=0, score=score, kind=kind, eye_engagement=50, box=box, raw_score=score)
+    return TrackedFace(i, box, r, 0.0, True, 0.0)
+
+
+def group_view(faces: list[TrackedFace], sparks=()) -> GroupView:
+    smiling = sum(1 for f in faces if f.reading.score >= 50)
+    return GroupView(tuple(faces), len(faces), smiling, sum(f.reading.score for f in faces) / len(faces),
+                     sparks=tuple(sparks), chains=1 if sparks else 0)
+
+
+def render(view: GroupView, size, frame: np.ndarray) -> tuple[np.ndarray, RecordingDisplay]:
+    display = RecordingDisplay(screen=size)
+    Renderer(display.canvas).draw(View(Screen.MIRROR, frame, view.faces[0].reading, mode=view), _mode())
+    return display.snapshot(), display
+
+
+def _mode() -> GroupMode:
+    mode = GroupMode.__new__(GroupMode)  # painting needs no model and no stats folder
+    mode._painter = GroupPainter()
+    return mode
+
+
+EDGES = [  # camera boxes right at the frame's edges: top corners, the sides, near the bottom
+    (0.0, 0.0, 0.2, 0.3), (0.8, 0.0, 1.0, 0.3), (0.0, 0.4, 0.18, 0.7), (0.82, 0.35, 1.0, 0.65),
+    (0.4, 0.0, 0.6, 0.25), (0.35, 0.6, 0.6, 0.98),
+]
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("box", EDGES)
+def test_tags_stay_whole_on_the_screen(size, box) -> None:
+    display = RecordingDisplay(screen=size)
+    p = Painter(display.canvas)
+    p.canvas.begin()
+    p.camera(np.zeros((480, 640, 3), np.uint8))
+    screen = pygame.Rect(0, 0, *size)
+    painter = GroupPainter()
+    for kind in SmileKind:
+        gauge, word = painter._tag(72, kind, box, p)
+        assert screen.contains(gauge) and screen.contains(word), (kind, gauge, word)
+    # the spark's words, landing on a face at the edge
+    painter._spark(Spark(EDGES[0], box, 0.85, 3, 0), p)
+
+
+def test_the_spark_words_stay_on_the_screen() -> None:
+    display = RecordingDisplay(screen=(1080, 1920))
+    p = Painter(display.canvas)
+    seen: list[pygame.Rect] = []
+    original = Painter.text
+
+    def spy(self, text, *a, **kw):
+        rect = original(self, text, *a, **kw)
+        if "passed on" in text:
+            seen.append(rect)
+        return rect
+
+    Painter.text = spy  # type: ignore[method-assign]
+    try:
+        for box in EDGES:
+            p.canvas.begin()
+            p.camera(np.zeros((480, 640, 3), np.uint8))
+            GroupPainter()._spark(Spark(EDGES[3], box, 0.85, 3, 0), p)
+    finally:
+        Painter.text = original  # type: ignore[method-assign]
+    assert len(seen) == len(EDGES)
+    assert all(pygame.Rect(0, 0, 1080, 1920).contains(r) for r in seen), seen
+
+
+@pytest.fixture(scope="module")
+def three_people(model_path: Path, astronaut: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
+    """A 960x540 camera frame of three real faces (Grace Hopper, the astronaut, the astronaut
+    mirrored) and their boxes as the real landmarker finds them, left to right."""
+    from core.landmarker import MediapipeLandmarker
+    from tests.conftest import face_tile, grace_hopper
+
+    with MediapipeLandmarker(model_path, still=True) as lm:
+        tiles = [face_tile(grace_hopper(), lm), face_tile(astronaut, lm)]
+    frame = np.hstack([tiles[0], tiles[1], tiles[1][:, ::-1]])
+    with MediapipeLandmarker(model_path, still=True, max_faces=3) as lm:
+        boxes = sorted((f.box for f in lm.detect(frame, 0.0)), key=lambda b: b[0])
+    assert len(boxes) == 3
+    return frame, boxes
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_group_screens_render(three_people, size, tmp_path: Path) -> None:
+    """Two and three people (the spark landing on the third); saved for a person to look at."""
+    frame, (a, b, c) = three_people
+    two = group_view([face(1, a, 18, SmileKind.NONE), face(2, b, 82, SmileKind.GENUINE)])
+    three = group_view([face(1, a, 24, SmileKind.NONE), face(2, b, 67, SmileKind.POSED),
+                        face(3, c, 81, SmileKind.GENUINE)], sparks=[Spark(b, c, 0.8, 3, 1)])
+    for name, view, picture in (("two", two, frame[:, :640]), ("three-spark", three, frame)):
+        if name == "two":  # the first two people only: their boxes in that narrower picture
+            scale = 960 / 640
+            view = group_view([face(f.id, (f.box[0] * scale, f.box[1], f.box[2] * scale, f.box[3]), f.reading.score,
+                                    f.reading.kind) for f in view.faces])
+        img, display = render(view, size, picture)
+        display.save(tmp_path / f"group-{name}-{size[0]}x{size[1]}.png")
+        assert img.std() > 20
