@@ -209,6 +209,7 @@ class PhotoBooth:
             self._collect_still(float("inf"), self._preview, camera)
         self._writer.shutdown(wait=True)
         self._check_saved(float("inf"))
+        self.store.close()
 
     def _collect_still(self, now_ms: float, preview: np.ndarray | None, camera: StillCamera) -> None:
         reading, asked_at = self._pending  # type: ignore[misc]

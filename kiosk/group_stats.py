@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from core.errors import SmileMirrorError
-from kiosk.photos import _write_atomically
+from core.safe_io import FolderLock, remove_stale_temporaries, shown
+from core.statefile import Invalid, StateFile, whole_number
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,11 @@ class GroupStats:
         self.save_every_s = save_every_s
         self.keep_days = keep_days
         self._hour, self._clock = hour, clock
-        self.hours: dict[str, dict[str, int]] = load(self.path)
+        self._lock = FolderLock(Path(state_dir))  # one writer per state folder
+        if self._lock.held:
+            remove_stale_temporaries(Path(state_dir))
+        self._file = StateFile(self.path, "group statistics file", _check_leaf)
+        self.hours: dict[str, dict[str, int]] = _rows(self._file.load())
         self._dirty = False
         self._saved_at = clock()
 
@@ -61,15 +66,16 @@ class GroupStats:
             return
         self._prune()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            data = {"version": 1, "hours": dict(sorted(self.hours.items()))}
-            _write_atomically(self.path, (json.dumps(data, indent=1) + "\n").encode(), exclusive=False)
+            self._file.save({"version": 1, "hours": dict(sorted(self.hours.items()))})
             self._dirty = False
         except OSError as exc:  # a full or read-only disk must not stop the mirror
-            log.warning("group statistics not saved to %s (%s)", self.path, exc)
+            log.warning("group statistics not saved to %s (%s)", shown(self.path), exc)
 
     def close(self) -> None:
-        self.save()
+        try:
+            self.save()
+        finally:
+            self._lock.release()
 
     def _prune(self) -> None:
         """Drop the hours `keep_days` or more older than the newest hour (the one counted in
@@ -99,16 +105,25 @@ class StatsMissing(SmileMirrorError, FileNotFoundError):
     """`smile-mirror stats` was pointed at a folder with no group statistics in it."""
 
 
+def _check_leaf(path: tuple[str, ...], value: Any) -> Any:
+    """One value of group-stats.json: {"version": 1, "hours": {HOUR: {FIELD: count}}}."""
+    if path == ("version",):
+        if value != 1:
+            raise Invalid(f"version {value!r} is not 1")
+        return value
+    if len(path) == 3 and path[0] == "hours" and path[2] in FIELDS and len(path[1]) <= 40:
+        return whole_number(value)
+    raise Invalid("not a count of an hour")
+
+
+def _rows(doc: dict[str, Any]) -> dict[str, dict[str, int]]:
+    hours = doc.get("hours", {})
+    return {h: {f: row.get(f, 0) for f in FIELDS} for h, row in hours.items()}
+
+
 def load(path: Path) -> dict[str, dict[str, int]]:
-    try:
-        data: Any = json.loads(Path(path).read_text(encoding="utf-8"))
-        hours = data["hours"]
-        return {str(h): {f: int(row.get(f, 0)) for f in FIELDS} for h, row in hours.items()}
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        log.warning("group statistics file %s unreadable (%s); starting from zero", path, exc)
-        return {}
+    """The counts per hour in a statistics file, each value checked (a bad one is dropped)."""
+    return _rows(StateFile(Path(path), "group statistics file", _check_leaf, writer=False).load())
 
 
 def export(state_dir: Path, fmt: str) -> str:
