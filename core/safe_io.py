@@ -34,6 +34,10 @@ LOCK_NAME = ".lock"
 class UnreadableFile(SmileMirrorError, OSError):
     """A file that is not a regular file, too large, or cannot be opened; the message says which."""
 
+    def __init__(self, what: str, path: os.PathLike | str, reason: str) -> None:
+        super().__init__(f"{what} {shown(path)} cannot be read: {reason}")
+        self.reason = reason
+
 
 class FolderBusy(SmileMirrorError, OSError):
     """Another process holds the folder's lock."""
@@ -56,16 +60,16 @@ def _open_regular(path: Path, what: str, limit: int) -> tuple[int, int]:
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise UnreadableFile(f"{what} {shown(path)} cannot be read ({exc.strerror or exc}); check its permissions") from None
+        raise UnreadableFile(what, path, f"{exc.strerror or exc}; check its permissions") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a pipe (FIFO)" if stat.S_ISFIFO(st.st_mode)
                     else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a socket"
                     if stat.S_ISSOCK(st.st_mode) else "not a regular file")
-            raise UnreadableFile(f"{what} {shown(path)} is {kind}, not a regular file")
+            raise UnreadableFile(what, path, f"it is {kind}, not a regular file")
         if st.st_size > limit:
-            raise UnreadableFile(f"{what} {shown(path)} is {st.st_size:,} bytes, more than the {limit:,} allowed")
+            raise UnreadableFile(what, path, f"it is {st.st_size:,} bytes, more than the {limit:,} allowed")
         os.set_blocking(fd, True)
         return fd, st.st_size
     except BaseException:
@@ -80,7 +84,7 @@ def read_regular(path: os.PathLike | str, *, limit: int, what: str = "file") -> 
     with os.fdopen(fd, "rb") as fh:
         data = fh.read(limit + 1)
     if len(data) > limit:  # grew while we read it
-        raise UnreadableFile(f"{what} {shown(path)} is more than the {limit:,} bytes allowed")
+        raise UnreadableFile(what, path, f"it is more than the {limit:,} bytes allowed")
     return data
 
 
@@ -212,3 +216,18 @@ def _read_pid(fd: int) -> str:
         return os.pread(fd, 32, 0).decode("ascii", "replace").strip()
     except OSError:
         return ""
+
+
+class OneLineFormatter(logging.Formatter):
+    """Every log record's message on one line: a newline or other control character that came
+    from outside (a file name, a config key) is escaped, so it cannot forge a log line. A
+    traceback, which the formatter adds itself, keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        message = record.message
+        if not message.isprintable():
+            record.message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.message = message

@@ -23,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from core import assets  # noqa: E402
 from core.config import Config, load_config, to_toml  # noqa: E402
 from core.errors import ImageReadError, SmileMirrorError  # noqa: E402
+from core.safe_io import OneLineFormatter, shown  # noqa: E402
 
 log = logging.getLogger("smile-mirror")
 
@@ -189,11 +190,22 @@ def verified_model(config: Config, explicit: str | None = None, cache: Path | No
 
 # ---- commands -------------------------------------------------------------------------------
 
+def check_start(config: Config) -> Path:
+    """Everything a start needs that can be checked before it: the source named, the files the
+    config names, the model. `run` and `config check` both call this, so a config that passes
+    the check starts. Returns the verified model; raises one sentence."""
+    from core.preflight import check_readings, check_source
+
+    check_source(config.source.spec)
+    check_readings(config.run.readings)
+    return verified_model(config)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if not os.environ.get(DEBUG_ENV):
         logging.getLogger().setLevel(config.run.log_level)
-    model = verified_model(config)
+    model = check_start(config)
     from core.scheduler import Scheduler
     from core.sources import SourceOpener
     from kiosk.app import App, open_readings
@@ -249,13 +261,13 @@ def score_record(path: Path, faces: list, max_faces: int) -> dict[str, Any]:
     from core.scoring import score_face
 
     if not faces:
-        record: dict[str, Any] = {"path": str(path), "face": False, "score": None, "kind": None, "eye_engagement": None}
+        record: dict[str, Any] = {"path": shown(path), "face": False, "score": None, "kind": None, "eye_engagement": None}
         if max_faces > 1:
             record["faces"] = []
         return record
     readings = [score_face(o) for o in faces[:max_faces]]
     first = readings[0]
-    record = {"path": str(path), "face": True, "score": round(first.score, 2), "kind": first.kind.value,
+    record = {"path": shown(path), "face": True, "score": round(first.score, 2), "kind": first.kind.value,
               "eye_engagement": round(first.eye_engagement, 2)}
     if max_faces > 1:
         record["faces"] = [{"box": [round(v, 4) for v in r.box], "score": round(r.score, 2), "kind": r.kind.value,
@@ -267,19 +279,25 @@ def score_one(lm, path: Path, max_faces: int) -> dict[str, Any]:
     """One image's JSON record, or {"path", "error"} when it cannot be read or scored. Never
     raises for a bad file (issue 7: a decodable image under 16 px, e.g. a 1x1 PNG, raised
     FrameError and ended the whole batch; so did any other failure inside the model)."""
-    from core.errors import FrameError
-    from core.sources.files import read_image_rgb
+    import cv2
 
+    from core.errors import FrameError
+    from core.image_guard import read_image
+
+    name = shown(path)  # valid JSON and one line, whatever bytes the file name holds
     try:
-        rgb = read_image_rgb(path)
-        return score_record(path, lm.detect(rgb, 0.0), max_faces)
+        decoded = read_image(path)
+        record = score_record(path, lm.detect(cv2.cvtColor(decoded.bgr, cv2.COLOR_BGR2RGB), 0.0), max_faces)
+        if decoded.warnings:  # libjpeg filled the missing part with grey: say so beside the score
+            record["damaged"] = "; ".join(decoded.warnings)
+        return record
     except ImageReadError as exc:
-        return {"path": str(path), "error": str(exc)}
+        return {"path": name, "error": str(exc)}
     except FrameError as exc:
-        return {"path": str(path), "error": f"{path}: cannot be scored ({exc})"}
+        return {"path": name, "error": f"{name}: cannot be scored ({exc})"}
     except Exception as exc:  # one bad photo must not end the batch
-        log.debug("scoring %s failed", path, exc_info=True)
-        return {"path": str(path), "error": f"{path}: cannot be scored ({type(exc).__name__}: {exc})"}
+        log.debug("scoring %s failed", name, exc_info=True)
+        return {"path": name, "error": f"{name}: cannot be scored ({type(exc).__name__}: {exc})"}
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -353,7 +371,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     if args.action == "default":
         print(to_toml(Config()), end="")
         return 0
-    load_config(args.file)
+    check_start(load_config(args.file))  # what a start would refuse, the check refuses
     print("config OK")
     return 0
 
@@ -388,6 +406,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(text: str) -> str:
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 COMMANDS = {"run": cmd_run, "score": cmd_score, "eval": cmd_eval, "bench": cmd_bench, "soak": cmd_soak,
             "model": cmd_model, "stats": cmd_stats, "config": cmd_config}
 DEBUG_ENV = "SMILE_MIRROR_DEBUG"
@@ -395,18 +417,19 @@ DEBUG_ENV = "SMILE_MIRROR_DEBUG"
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if os.environ.get(DEBUG_ENV) else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if os.environ.get(DEBUG_ENV) else logging.INFO, handlers=[handler])
     try:
         return COMMANDS[args.command](args)
     except SmileMirrorError as exc:
-        print(f"smile-mirror: {exc}", file=sys.stderr)
+        print(f"smile-mirror: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # unexpected: full detail to the log, one line to the person
         log.debug("unexpected error", exc_info=True)
-        print(f"smile-mirror: unexpected error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for the "
+        print(f"smile-mirror: unexpected error: {type(exc).__name__}: {_one_line(str(exc))} (set {DEBUG_ENV}=1 for the "
               f"traceback)", file=sys.stderr)
         return 1
 
