@@ -8,19 +8,24 @@ the mirror waits for it); files the config names are.
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import re
 from pathlib import Path
 
+
 from core.errors import ConfigError
 from core.safe_io import shown
+
+log = logging.getLogger(__name__)
 
 SOURCE_KINDS = ("auto", "picamera2", "webcam", "video", "images", "demo")
 SPEC_HELP = "auto, picamera2, webcam, webcam:N, webcam:/dev/videoN, video:PATH, images:GLOB, demo"
 
 
-def check_source(spec: str) -> None:
-    """The source spec names a known kind, and the files it names exist."""
+def check_source(spec: str, cache: Path | None = None) -> None:
+    """The source spec names a known kind, and the files it names exist (for `demo`, the
+    provisioned demo image: a run never downloads it)."""
     kind, sep, arg = spec.partition(":")
     if kind not in SOURCE_KINDS or (kind in ("auto", "picamera2", "demo") and sep):
         raise ConfigError(f"source {shown(spec)!s} is not a source; use one of: {SPEC_HELP}.")
@@ -31,6 +36,16 @@ def check_source(spec: str) -> None:
             raise ConfigError("source video: needs a file, e.g. video:party.mp4.")
         if not Path(arg).is_file():
             raise ConfigError(f"source {shown(spec)}: the video file {shown(arg)} does not exist or is not a file.")
+    if kind in ("demo", "auto"):
+        from core import assets
+        from core.errors import AssetError
+
+        try:
+            assets.verify(assets.ASTRONAUT, assets.cached_path(assets.ASTRONAUT, cache), cache)
+        except AssetError as exc:
+            if kind == "demo":
+                raise ConfigError(f"source demo: {exc}") from None
+            log.warning("without a camera the mirror shows the demo, and it cannot: %s", exc)
     if kind == "images":
         if not arg:
             raise ConfigError("source images: needs a glob, e.g. 'images:photos/*.jpg'.")

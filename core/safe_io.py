@@ -231,3 +231,50 @@ class OneLineFormatter(logging.Formatter):
             return super().formatMessage(record)
         finally:
             record.message = message
+
+
+class OptionalWriter:
+    """A text file that is nice to have (`--readings`): the first failed write (a full disk,
+    /dev/full, a pulled USB stick) is said once, the file is closed, and later writes are
+    dropped; the caller never sees an exception, so the mirror keeps running."""
+
+    def __init__(self, fh, path: os.PathLike | str, what: str = "output") -> None:
+        self._fh, self.path, self.what = fh, path, what
+        self.failed: str | None = None
+
+    def write(self, text: str) -> None:
+        if self._fh is None:
+            return
+        try:
+            self._fh.write(text)
+        except (OSError, ValueError) as exc:
+            self._give_up(exc)
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            try:
+                self._fh.flush()
+            except (OSError, ValueError) as exc:
+                self._give_up(exc)
+
+    def close(self) -> None:
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            try:
+                fh.close()
+            except (OSError, ValueError) as exc:
+                self._report(exc)
+
+    def _give_up(self, exc: Exception) -> None:
+        fh, self._fh = self._fh, None
+        self._report(exc)
+        try:
+            fh.close()
+        except (OSError, ValueError):
+            pass  # the buffered rest cannot be written either
+
+    def _report(self, exc: Exception) -> None:
+        if self.failed is None:
+            self.failed = getattr(exc, "strerror", None) or str(exc)
+            log.warning("%s to %s stopped: %s; the mirror carries on without it", self.what, shown(self.path),
+                        self.failed)

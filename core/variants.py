@@ -24,6 +24,7 @@ import json
 import logging
 import re
 import time
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -32,6 +33,7 @@ import numpy as np
 
 from core import assets
 from core.errors import ConfigError, ModelError
+from core.safe_io import read_regular
 
 log = logging.getLogger(__name__)
 
@@ -193,13 +195,40 @@ def manifest_path(cache: Path) -> Path:
 
 
 def read_manifest(cache: Path) -> dict[str, Any]:
+    """The manifest, with every entry that is not shaped as `model build` writes it left out
+    (a hand-edited or damaged file must never reach the loader or raise at start)."""
     try:
-        data = json.loads(manifest_path(cache).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_regular(manifest_path(cache), limit=1 << 20, what="variant manifest"))
+    except (OSError, ValueError, RecursionError):
         return {"variants": {}}
-    if data.get("source_sha256") != assets.MODEL.sha256:
+    if not isinstance(data, dict) or data.get("source_sha256") != assets.MODEL.sha256:
         return {"variants": {}}
+    entries = data.get("variants")
+    data["variants"] = {name: entry for name, entry in (entries.items() if isinstance(entries, dict) else ())
+                        if name in VARIANTS and isinstance(entry, dict) and isinstance(entry.get("gate", {}), dict)
+                        and isinstance(entry.get("sha256"), str) and isinstance(entry.get("size"), int)}
     return data
+
+
+# the three TFLite models a Face Landmarker bundle holds
+BUNDLE_MEMBERS = ("face_detector.tflite", "face_landmarks_detector.tflite", "face_blendshapes.tflite")
+
+
+def bundle_problem(path: Path) -> str | None:
+    """Why `path` is not a Face Landmarker bundle (a zip of the three TFLite flatbuffers), or None.
+    A file whose checksum matches a forged manifest is still refused here, before mediapipe."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = {Path(n).name: n for n in zf.namelist()}
+            for member in BUNDLE_MEMBERS:
+                if member not in names:
+                    return f"it has no {member}"
+                with zf.open(names[member]) as fh:
+                    if fh.read(8)[4:8] != b"TFL3":
+                        return f"its {member} is not a TFLite model"
+    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+        return f"it is not a model bundle ({exc})"
+    return None
 
 
 def write_manifest(cache: Path, entries: dict[str, dict[str, Any]]) -> Path:
@@ -227,7 +256,7 @@ def usable(cache: Path) -> dict[str, Path]:
     out = {OFFICIAL: assets.cached_path(assets.MODEL, cache)}
     for name, entry in read_manifest(cache).get("variants", {}).items():
         path = cache / variant_filename(name)
-        if name in VARIANTS and entry.get("gate", {}).get("passed") and _matches(path, entry):
+        if entry.get("gate", {}).get("passed") and _matches(path, entry) and bundle_problem(path) is None:
             out[name] = path
     return out
 
@@ -252,6 +281,11 @@ def resolve(variant: str, cache: Path) -> Path:
         return official
     if not entry.get("gate", {}).get("passed"):
         log.warning("model variant %s did not pass the accuracy gate; using the official model", variant)
+        return official
+    problem = bundle_problem(path)
+    if problem is not None:
+        log.warning("model variant %s in %s is broken (%s); using the official model (rebuild with "
+                    "`smile-mirror model build`)", variant, cache, problem)
         return official
     return path
 
@@ -372,7 +406,7 @@ def gate_entry(result: GateResult | dict[str, Any]) -> dict[str, Any]:
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD_PYTHON_ENV = "SMILE_MIRROR_BUILD_PYTHON"
-BUILD_VENV_HINT = ("python3 -m venv .venv/build && .venv/build/bin/pip install --no-deps -r requirements/build.txt")
+BUILD_VENV_HINT = ("python3 -m venv .venv/build && .venv/build/bin/pip install --no-deps --require-hashes -r requirements/build.txt")
 
 
 def build_python(explicit: str | None = None) -> str:

@@ -226,7 +226,8 @@ install_app() {
     local pip=("$ROOT$VENV/bin/python" -m pip --disable-pip-version-check --no-input)
     # --no-deps: mediapipe's metadata would add opencv-contrib-python (a second cv2) and more;
     # the lock pins exactly what is imported.
-    run "${pip[@]}" install --no-deps -r "$SRC/$lock"
+    # --require-hashes: only the files whose SHA-256 the lock names are installed (pip runs as root).
+    run "${pip[@]}" install --no-deps --require-hashes -r "$SRC/$lock"
     run "${pip[@]}" install --no-deps --force-reinstall "$SRC"
     # The reason for numpy 1.26 in the lock: apt's simplejpeg (numpy 1.24 ABI) must load.
     run "$ROOT$VENV/bin/python" -c 'import numpy, simplejpeg, picamera2, mediapipe, cv2; print("numpy", numpy.__version__, "mediapipe", mediapipe.__version__, "cv2", cv2.__version__, "picamera2 ok")'
@@ -257,7 +258,7 @@ tune_model() {
     say "model variants: build, accuracy gate, timing on this CPU"
     local build_venv="$PREFIX/build-venv" cli="$ROOT$VENV/bin/smile-mirror"
     if run "$PYTHON" -m venv "$ROOT$build_venv" &&
-        run "$ROOT$build_venv/bin/pip" install --quiet --no-deps -r "$SRC/requirements/build.txt" &&
+        run "$ROOT$build_venv/bin/pip" install --quiet --no-deps --require-hashes -r "$SRC/requirements/build.txt" &&
         run "$cli" model build --dir "$ROOT$MODEL_DIR" --build-python "$ROOT$build_venv/bin/python" &&
         run "$cli" model tune --dir "$ROOT$MODEL_DIR" --cpus 0 --write "$ROOT$CONF"; then
         return 0

@@ -196,9 +196,23 @@ def check_start(config: Config) -> Path:
     the check starts. Returns the verified model; raises one sentence."""
     from core.preflight import check_readings, check_source
 
-    check_source(config.source.spec)
+    check_source(config.source.spec, model_cache(config))
     check_readings(config.run.readings)
     return verified_model(config)
+
+
+def with_fallback(make, model: Path, config: Config):
+    """`make(model)`; a model variant that fails to load falls back to the verified official
+    model with a warning (the documented promise), the official one failing is an error."""
+    try:
+        return make(model)
+    except Exception as exc:
+        official = verified_model(config, variant=False)
+        if model == official:
+            raise
+        log.warning("model variant %s does not load (%s: %s); using the official model", model.name,
+                    type(exc).__name__, exc)
+        return make(official)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -223,9 +237,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if group:
             from kiosk.group import group_landmarker, group_mode
 
-            landmarker = group_landmarker(model, p.max_faces)
+            landmarker = with_fallback(lambda m: group_landmarker(m, p.max_faces), model, config)
         else:
-            landmarker = face_landmarker(model, max_faces=p.max_faces, zoom=p.zoom)
+            landmarker = with_fallback(lambda m: face_landmarker(m, max_faces=p.max_faces, zoom=p.zoom), model, config)
         cleanup.callback(landmarker.close)
         readings = open_readings(config.run.readings)
         if readings is not None:
