@@ -4,6 +4,7 @@
 #   sudo hw/install.sh              console kiosk: smile-mirror.service on tty1 (Lite)
 #   sudo hw/install.sh --desktop    inside the desktop session: smile-mirror-desktop.service
 #   hw/install.sh --dry-run [...]   print every action, do none (no root needed)
+#   sudo hw/install.sh --tune-model  also build, gate and time the quantised model variants
 #   sudo hw/install.sh --uninstall [--purge]
 #
 # Idempotent: run it again after `git pull` to update (it reinstalls the package, keeps an
@@ -58,6 +59,7 @@ DRY_RUN=0
 UNINSTALL=0
 PURGE=0
 DESKTOP=0
+TUNE=0
 
 usage() {
     sed -n '2,7s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
@@ -120,6 +122,7 @@ parse_args() {
             --uninstall) UNINSTALL=1 ;;
             --purge) PURGE=1 ;;
             --desktop) DESKTOP=1 ;;
+            --tune-model) TUNE=1 ;;
             -h | --help) usage; exit 0 ;;
             *) usage >&2; die "unknown option: $1" ;;
         esac
@@ -253,7 +256,8 @@ provision_model() {
 
 # Quantised model variants (core/VARIANTS.md): built by build-only tools in a venv of their own,
 # gated for accuracy, then timed on this very CPU; the fastest that passed goes into the config.
-# Optional: if any step fails, the mirror keeps the official model.
+# Opt-in (--tune-model): it pip-installs the build tools as root, which a plain install or update
+# should not do. If any step fails, the mirror keeps the official model.
 tune_model() {
     say "model variants: build, accuracy gate, timing on this CPU"
     local build_venv="$PREFIX/build-venv" cli="$ROOT$VENV/bin/smile-mirror"
@@ -405,7 +409,11 @@ main() {
     install_app "$LOCK"
     provision_model
     write_config
-    tune_model
+    if [[ $TUNE -eq 1 ]]; then
+        tune_model
+    else
+        printf '# model variants: not tuned (the official model is used; --tune-model builds and times them)\n'
+    fi
     install_units
     if [[ $DRY_RUN -eq 1 ]]; then
         say "done (dry run: nothing was changed)"
