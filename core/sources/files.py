@@ -22,6 +22,8 @@ from core.types import Frame
 
 log = logging.getLogger(__name__)
 
+MIN_SIDE = 16  # the landmarker's smallest frame (core.landmarker.check_frame)
+
 
 class VideoFileSource(FrameSource):
     """A video file, decoded by OpenCV. `t_ms` is the frame's position in the file (continuing
@@ -120,6 +122,10 @@ class ImageFilesSource(FrameSource):
                 continue
             try:
                 decoded = read_image(self.paths[i])
+                if min(decoded.bgr.shape[:2]) < MIN_SIDE:  # nothing to show or score in it
+                    h, w = decoded.bgr.shape[:2]
+                    raise ImageReadError(f"{shown(self.paths[i])}: {w}x{h} pixels is too small to show "
+                                         f"(at least {MIN_SIDE} on a side)")
             except ImageReadError as exc:
                 self.skipped += 1
                 self._bad.add(i)
