@@ -27,18 +27,21 @@ MAX_CONFIG_BYTES = 1 << 20  # the commented default file is about 5 KB
 
 
 def _opt(default: Any, help: str, *, choices: tuple = (), lo: float | None = None,
-         hi: float | None = None) -> Any:
-    return field(default=default, metadata={"help": help, "choices": choices, "lo": lo, "hi": hi})
+         hi: float | None = None, flag: str = "") -> Any:
+    """One option: its default, its meaning, what is allowed and, for `run`, its command-line
+    flag (a bool flag spelled `--no-...` turns the option off). Validation, error messages,
+    the default file and the `run` flags are all generated from this."""
+    return field(default=default, metadata={"help": help, "choices": choices, "lo": lo, "hi": hi, "flag": flag})
 
 
 @dataclass(frozen=True, slots=True)
 class SourceConfig:
-    spec: str = _opt("auto", "auto, picamera2, webcam[:N|:/dev/videoN], video:PATH, images:GLOB, demo")
-    width: int = _opt(640, "capture width for inference (pixels)", lo=64, hi=4096)
-    height: int = _opt(480, "capture height for inference (pixels)", lo=48, hi=4096)
-    fps: int = _opt(30, "camera frame rate asked for", lo=1, hi=120)
-    pace: bool = _opt(True, "play video files at their own frame rate (false: as fast as possible)")
-    loop: bool = _opt(False, "restart a video file or image list at its end")
+    spec: str = _opt("auto", "auto, picamera2, webcam[:N|:/dev/videoN], video:PATH, images:GLOB, demo", flag="--source")
+    width: int = _opt(640, "capture width for inference (pixels)", lo=64, hi=4096, flag="--width")
+    height: int = _opt(480, "capture height for inference (pixels)", lo=48, hi=4096, flag="--height")
+    fps: int = _opt(30, "camera frame rate asked for", lo=1, hi=120, flag="--fps")
+    pace: bool = _opt(True, "play video files at their own frame rate (false: as fast as possible)", flag="--no-pace")
+    loop: bool = _opt(False, "restart a video file or image list at its end", flag="--loop")
     still_width: int = _opt(1920, "photo booth: a webcam's still resolution (the Pi camera uses its full sensor)",
                             lo=64, hi=8192)
     still_height: int = _opt(1080, "photo booth: a webcam's still resolution", lo=48, hi=8192)
@@ -46,17 +49,17 @@ class SourceConfig:
 
 @dataclass(frozen=True, slots=True)
 class DisplayConfig:
-    mode: str = _opt("auto", "where the mirror is shown", choices=("auto", "fullscreen", "window", "headless"))
-    diagnostics: bool = _opt(False, "show fps, inference ms and skipped frames (toggle with d)")
-    rotate: int = _opt(0, "rotate the picture for portrait screens (degrees)", choices=(0, 90, 180, 270))
-    width: int = _opt(1280, "window size when not fullscreen", lo=160, hi=7680)
-    height: int = _opt(720, "window size when not fullscreen", lo=120, hi=4320)
+    mode: str = _opt("auto", "where the mirror is shown", choices=("auto", "fullscreen", "window", "headless"), flag="--display")
+    diagnostics: bool = _opt(False, "show fps, inference ms and skipped frames (toggle with d)", flag="--diagnostics")
+    rotate: int = _opt(0, "rotate the picture for portrait screens (degrees)", choices=(0, 90, 180, 270), flag="--rotate")
+    width: int = _opt(1280, "window size when not fullscreen", lo=160, hi=7680, flag="--window-width")
+    height: int = _opt(720, "window size when not fullscreen", lo=120, hi=4320, flag="--window-height")
 
 
 @dataclass(frozen=True, slots=True)
 class ModelConfig:
-    path: str = _opt("", "an explicit face_landmarker.task (verified by checksum); empty: the cache")
-    dir: str = _opt("", "model cache folder; empty: per-user cache, or the system path for the kiosk")
+    path: str = _opt("", "an explicit face_landmarker.task (verified by checksum); empty: the cache", flag="--model")
+    dir: str = _opt("", "model cache folder; empty: per-user cache, or the system path for the kiosk", flag="--model-dir")
     # issue 5: written by `smile-mirror model tune`; see core/VARIANTS.md
     variant: str = _opt("official", "Face Landmarker variant built by `model build` and chosen by `model tune`; "
                         "one that is missing, altered or failed the accuracy gate falls back to official",
@@ -65,23 +68,23 @@ class ModelConfig:
 
 @dataclass(frozen=True, slots=True)
 class PipelineConfig:
-    score_hz: float = _opt(15.0, "target score updates per second while a face is present", lo=1.0, hi=120.0)
+    score_hz: float = _opt(15.0, "target score updates per second while a face is present", lo=1.0, hi=120.0, flag="--score-hz")
     idle_hz: float = _opt(4.0, "score updates per second while nobody is there", lo=0.5, hi=60.0)
-    max_cpu: float = _opt(0.5, "largest share of one core that inference may use", lo=0.05, hi=1.0)
-    max_faces: int = _opt(1, "faces tracked at once (group mode: 4 when this is left at 1)", lo=1, hi=4)
+    max_cpu: float = _opt(0.5, "largest share of one core that inference may use", lo=0.05, hi=1.0, flag="--max-cpu")
+    max_faces: int = _opt(1, "faces tracked at once (group mode: 4 when this is left at 1)", lo=1, hi=4, flag="--max-faces")
     zoom: bool = _opt(True, "find and track a face too small for the face detector (under ~12% of the frame "
-                      "width: beyond about 1 m from a Camera Module 3) in a zoomed window; one face only")
+                      "width: beyond about 1 m from a Camera Module 3) in a zoomed window; one face only", flag="--no-zoom")
 
 
 @dataclass(frozen=True, slots=True)
 class RunConfig:
-    mode: str = _opt("lobby", "what the mirror does", choices=("lobby", "photobooth", "group"))
+    mode: str = _opt("lobby", "what the mirror does", choices=("lobby", "photobooth", "group"), flag="--mode")
     state_dir: str = _opt("", "where the photo booth keeps photos and counters, and group mode its counts per "
                               "hour (lobby mode writes nothing); "
-                              "empty: $XDG_STATE_HOME/smile-mirror or ~/.local/state/smile-mirror")
-    frames: int = _opt(0, "stop after this many displayed frames (0: run until quit)", lo=0, hi=10**12)
-    readings: str = _opt("", "write one JSON line per scored frame to this file")
-    log_level: str = _opt("INFO", "logging level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+                              "empty: $XDG_STATE_HOME/smile-mirror or ~/.local/state/smile-mirror", flag="--state-dir")
+    frames: int = _opt(0, "stop after this many displayed frames (0: run until quit)", lo=0, hi=10**12, flag="--frames")
+    readings: str = _opt("", "write one JSON line per scored frame to this file", flag="--readings")
+    log_level: str = _opt("INFO", "logging level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), flag="--log-level")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +122,18 @@ class Config:
 SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(Config)}  # type: ignore[misc]
 
 
-def _describe(f: dataclasses.Field) -> str:
+def flagged_options() -> list[tuple[str, dataclasses.Field]]:
+    """(dotted key, field) of every option that `run` takes on the command line."""
+    return [(f"{section}.{f.name}", f) for section, cls in SECTIONS.items() for f in fields(cls)
+            if f.metadata.get("flag")]
+
+
+def describe(f: dataclasses.Field) -> str:
+    """What a field allows, in words ("one of 'low', 'medium'", "a number from 0 to 1")."""
     meta = f.metadata
     if meta.get("choices"):
         return "one of " + ", ".join(repr(c) for c in meta["choices"])
-    kind = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[_type_of(f)]
+    kind = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[type_of(f)]
     lo, hi = meta.get("lo"), meta.get("hi")
     if lo is not None and hi is not None:
         return f"{kind} from {lo:g} to {hi:g}"
@@ -132,12 +142,12 @@ def _describe(f: dataclasses.Field) -> str:
     return kind
 
 
-def _type_of(f: dataclasses.Field) -> type:
+def type_of(f: dataclasses.Field) -> type:
     return {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
 
 
 def _check(section: str, f: dataclasses.Field, value: Any, origin: str) -> Any:
-    want = _type_of(f)
+    want = type_of(f)
     ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
     if want is float and isinstance(value, int) and not isinstance(value, bool):
         try:
@@ -153,7 +163,7 @@ def _check(section: str, f: dataclasses.Field, value: Any, origin: str) -> Any:
         ok = finite and (lo is None or value >= lo) and (hi is None or value <= hi)
     if not ok:
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-        raise ConfigError(f"{origin}: {section}.{f.name} = {shown} is not allowed; it must be {_describe(f)}.")
+        raise ConfigError(f"{origin}: {section}.{f.name} = {shown} is not allowed; it must be {describe(f)}.")
     return value
 
 
@@ -227,7 +237,7 @@ def to_toml(config: Config) -> str:
         lines.append(f"[{section}]")
         values = getattr(config, section)
         for f in fields(values):
-            lines.append(f"# {f.metadata['help']} ({_describe(f)})")
+            lines.append(f"# {f.metadata['help']} ({describe(f)})")
             lines.append(f"{f.name} = {_toml_value(getattr(values, f.name))}")
         lines.append("")
     return "\n".join(lines)

@@ -45,13 +45,14 @@ class Scheduler:
             return budget_ms
         return max(1000.0 / (self.score_hz if self._face else self.idle_hz), budget_ms)
 
-    def offer(self, now_ms: float, busy: bool, rgb: np.ndarray | None = None) -> bool:
-        """Should this frame be scored? Counts the answer."""
+    def offer(self, now_ms: float, busy: bool, rgb: np.ndarray | None = None, *, every_frame: bool = False) -> bool:
+        """Should this frame be scored? Counts the answer. `every_frame` (a timed trial) lifts
+        the rate and the CPU budget: only a busy worker skips a frame then."""
         self.stats.offered += 1
         if busy:
             self.stats.skipped_busy += 1
             return False
-        due = now_ms - self._last_submit_ms >= self.period_ms() - 0.5
+        due = every_frame or now_ms - self._last_submit_ms >= self.period_ms() - 0.5
         if not due and not self._face and rgb is not None and self._moved(rgb):
             due = now_ms - self._last_submit_ms >= self.infer_ms / self.max_cpu
         if not due:

@@ -59,7 +59,7 @@ class SmileKind(str, enum.Enum):
     @property
     def label(self) -> str:
         """Words for the screen."""
-        return {"genuine": "Genuine smile", "posed": "Posed smile", "none": "No smile"}[self.value]
+        return {"genuine": "Genuine smile", "posed": "Polite smile", "none": "No smile yet"}[self.value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +82,12 @@ class SmileReading:
     @property
     def smiling(self) -> bool:
         return self.score >= 50.0
+
+
+def reading_record(reading: SmileReading | None) -> dict:
+    """A reading as plain JSON numbers, nulls when there is none: the one shape that
+    `--readings`, `score` and group mode's per-face lines share."""
+    if reading is None:
+        return {"score": None, "kind": None, "eye_engagement": None}
+    return {"score": round(reading.score, 2), "kind": reading.kind.value,
+            "eye_engagement": round(reading.eye_engagement, 2)}

@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol, TextIO
 
@@ -22,13 +22,11 @@ from core.errors import ConfigError
 from core.safe_io import OptionalWriter
 from core.pipeline import CaptureThread, InferenceWorker, SyncInference, Throttle
 from core.scheduler import Scheduler
-from core.scoring import SmileTracker
 from core.sources.base import FrameSource
-from core.types import SmileReading
+from core.types import SmileReading, reading_record as fields_of
 from core.landmarker import Landmarker
-from kiosk.booth import BoothView, PhotoBooth
 from kiosk.display import QUIT, TOGGLE_DIAGNOSTICS
-from kiosk.group import GroupMode, GroupView
+from kiosk.modes.base import Mode, Tick
 from kiosk.render import Renderer
 from kiosk.states import KioskStates
 from kiosk.view import Screen, View
@@ -71,19 +69,17 @@ class App:
                  scheduler: Scheduler | None = None, notifier: Notifier | None = None, frames: int = 0,
                  readings: TextIO | OptionalWriter | None = None, diagnostics: bool = False, synchronous: bool = False,
                  stale_s: float = 1.5, backoff_s: tuple[float, float] = (0.5, 10.0),
-                 booth: PhotoBooth | None = None, group: GroupMode | None = None) -> None:
+                 mode: Mode | None = None, accent: tuple[int, int, int] | None = None) -> None:
+        from kiosk.modes.lobby import LobbyMode
+
         self.capture = CaptureThread(open_source, backoff_s=backoff_s, stale_s=stale_s)
         self.inference = SyncInference(landmarker) if synchronous else InferenceWorker(landmarker)
         self.scheduler = scheduler or Scheduler()
         self.display = display
-        self.renderer = Renderer(display.size) if display.wants_pixels else None
+        self.renderer = Renderer(display.canvas, accent=accent) if display.wants_pixels else None
         self.notifier = notifier or NullNotifier()
         self.states = KioskStates()
-        self.tracker = SmileTracker()
-        self.booth = booth
-        self._booth_view: BoothView | None = None
-        self.group = group  # lobby group mode (issue 9): several faces, contagion
-        self._group_view: GroupView | None = None
+        self.mode: Mode = mode if mode is not None else LobbyMode()
         self.frames_limit = frames
         self.readings_out = readings
         self.diagnostics = diagnostics
@@ -138,11 +134,7 @@ class App:
 
     def _shutdown(self) -> None:
         """Release everything, step by step: one failing step must not leave the camera open."""
-        steps: list[Callable[[], object]] = [self.notifier.stopping]
-        if self.booth is not None:
-            steps.append(lambda: self.booth.close(self.capture))  # type: ignore[union-attr]
-        if self.group is not None:
-            steps.append(self.group.close)
+        steps: list[Callable[[], object]] = [self.notifier.stopping, self.mode.close]
         # a hung camera driver must not hold up SIGTERM: give the capture thread one second
         steps += [lambda: self.capture.stop(timeout_s=1.0), self.inference.close, self.display.close]
         for step in steps:
@@ -168,7 +160,8 @@ class App:
                 self._consume()
             # The schedule runs on the frame's own clock: camera time for cameras, media time for
             # files, so a video scores the same frames whether paced or not.
-            if self.scheduler.offer(frame.t_ms, self.inference.busy, frame.rgb):
+            if self.scheduler.offer(frame.t_ms, self.inference.busy, frame.rgb,
+                                    every_frame=self.mode.score_every_frame()):
                 self.inference.submit(frame, received)
                 self.stats.scored += 1
         self._consume()
@@ -177,34 +170,11 @@ class App:
         clock = self._media_clock(now)
         screen = self.states.step(clock, camera_ok=camera_ok or status.state == "ended",
                                   face=self.reading is not None)
-        if self.booth is not None:
-            screen = self._booth_step(screen, clock)
-        if self.group is not None:
-            self._group_view = self.group.view(clock)
-        if got is None and screen in (Screen.MIRROR, Screen.ATTRACT) and not self._animating():
+        screen = self.mode.step(Tick(clock, screen, self.reading, self._frame, self.capture))
+        if got is None and screen in (Screen.MIRROR, Screen.ATTRACT) and not self.mode.animating():
             return last_index  # nothing new to show: don't redraw the same frame
         self._show(screen, status, now)
         return last_index
-
-    def _booth_step(self, screen: Screen, clock: float) -> Screen:
-        """Photo booth mode: trigger, still, review; the booth's own screens win over the mirror's."""
-        assert self.booth is not None
-        live = screen in (Screen.MIRROR, Screen.ATTRACT)
-        preview = self._frame.rgb if self._frame is not None else None
-        view = self.booth.step(clock, self.reading if live else None, preview, self.capture)
-        if view.photo is not None:
-            screen = Screen.REVIEW
-        elif screen is Screen.ATTRACT and (slide := self.booth.slide(clock)) is not None:
-            view = replace(view, photo=slide)
-        self._booth_view = view
-        return screen
-
-    def _animating(self) -> bool:
-        """Booth build-up, countdown and flash animate even between camera frames."""
-        v = self._booth_view
-        if self._group_view is not None and self._group_view.animating:  # sparks, confetti
-            return True
-        return v is not None and (v.flash > 0 or v.phase.value in ("building", "countdown", "review"))
 
     def _media_clock(self, now: float) -> float:
         """The newest frame's own time, advanced by wall time since it arrived: camera time for
@@ -219,11 +189,7 @@ class App:
             return
         if result.error:
             self.stats.landmarker_errors += 1
-        obs = result.faces[0] if result.faces else None
-        if self.group is not None:  # every face tracked; the largest one drives the screens
-            reading = self.group.observe(result.faces, result.t_ms)
-        else:
-            reading = self.tracker.update(obs, result.t_ms)
+        reading = self.mode.observe(result.faces, result.t_ms)
         self.reading = reading
         rate = 0.0
         if reading is not None:
@@ -233,26 +199,26 @@ class App:
             self._last_raw = (result.t_ms, reading.raw_score)
         else:
             self._last_raw = None
-        self.scheduler.observe(result.infer_ms, obs is not None, rate)
+        self.scheduler.observe(result.infer_ms, bool(result.faces), rate)
         self.stats.readings += 1
         self.stats.latencies_ms.append(result.latency_ms)
         self.stats.infer_ms.append(result.infer_ms)
         if self.readings_out is not None:
-            record = reading_record(result.t_ms, reading)
-            if self.group is not None:
-                record["faces"] = self.group.records()
+            record = {"t_ms": round(result.t_ms, 1), **reading_record(reading), **self.mode.record()}
             self.readings_out.write(json.dumps(record) + "\n")
 
     def _show(self, screen: Screen, status, now: float) -> None:
-        if self.renderer is not None and self.display.canvas is not None:
+        if self.renderer is not None:
             message, detail = _words(screen, status)
             view = View(screen=screen, frame=None if self._frame is None else self._frame.rgb, reading=self.reading,
-                        message=message, detail=detail, t_ms=now, booth=self._booth_view, group=self._group_view,
+                        message=message, detail=detail, t_ms=now, mode=self.mode.view(),
+                        source=self.capture.source_name,
                         diagnostics=self._diagnostics(status) if self.diagnostics else {})
-            self.renderer.draw(view, self.display.canvas)
+            self.renderer.draw(view, self.mode)
         else:
             self._log_line(screen, status, self._media_clock(now))
         self.display.present()
+        self.mode.presented(now_ms())
         self.stats.displayed += 1
         if not self._ready_sent:  # the first screen is up (the mirror, or the calm camera notice)
             self.notifier.ready()
@@ -290,13 +256,10 @@ class App:
                  d["scores/s"], d["inference"], d["skipped"])
 
 
-def reading_record(t_ms: float, reading: SmileReading | None) -> dict:
-    """One line of `--readings`: the frame's time, and the raw and displayed readings."""
-    if reading is None:
-        return {"t_ms": round(t_ms, 1), "face": False, "raw": None, "score": None, "kind": None,
-                "eye_engagement": None}
-    return {"t_ms": round(t_ms, 1), "face": True, "raw": round(reading.raw_score, 2), "score": round(reading.score, 2),
-            "kind": reading.kind.value, "eye_engagement": round(reading.eye_engagement, 2)}
+def reading_record(reading: SmileReading | None) -> dict:
+    """One line of `--readings` (less its time): the raw and displayed readings."""
+    raw = None if reading is None else round(reading.raw_score, 2)
+    return {"face": reading is not None, "raw": raw, **fields_of(reading)}
 
 
 _STATUS = {Screen.ATTRACT: "Waiting for a visitor", Screen.MIRROR: "Scoring a visitor", Screen.REVIEW: "Photo taken",

@@ -13,8 +13,10 @@ noisy: compare ratios from one run, not figures from different runs). Modes:
 - `inference`: the bare MediaPipe call on the small frames, no app at all ("pure inference").
 
 CPU per scored frame = (mode CPU - its display-only CPU) / scored frames: what scoring a frame
-costs the app, to compare with pure inference. The window is opened at the canvas size, so the
-screen scaling that the Pi's GPU does (pygame.SCALED) is not charged to the CPU here.
+costs the app, to compare with pure inference. The window is `--screen` pixels (1920x1080 by
+default) and everything is drawn at that size through SDL's renderer; on SDL's dummy driver its
+software renderer scales the camera picture, which a Pi's GPU does for free, so display figures
+here are an upper bound.
 """
 
 from __future__ import annotations
@@ -73,38 +75,42 @@ def machine() -> str:
 
 # ---- child side -------------------------------------------------------------------------------
 
-def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, width: int, height: int) -> dict[str, Any]:
+def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, width: int, height: int,
+              screen: tuple[int, int] = (1920, 1080)) -> dict[str, Any]:
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     from core.landmarker import MediapipeLandmarker
-    from core.zoom import face_landmarker
     from core.sources import VideoFileSource
 
     if mode == "inference":
         return _pure_inference(video, model, frames, width, height)
 
+    from core.config import Config
     from kiosk.app import App
-    from kiosk.display import PygameDisplay, canvas_size
+    from kiosk.build import build_app
+    from kiosk.display import PygameDisplay
 
     full = mode in ("naive", "display-full")
     size = (10_000, 10_000) if full else (width, height)
     probe = VideoFileSource(video, size=size, pace=False)
     frame_size = probe.read().size
     probe.close()
-    scheduler = EveryFrame() if mode == "naive" else NeverScore() if mode.startswith("display") else Scheduler()
-    display = PygameDisplay(frame_size, fullscreen=False, window=canvas_size(frame_size, (1280, 720)))
-    extra: dict[str, Any] = {}
+    scheduler = EveryFrame() if mode == "naive" else NeverScore() if mode.startswith("display") else None
+    display = PygameDisplay(fullscreen=False, window=screen)
+    config = Config().replace({"run.frames": frames})
+    landmarker, group_mode = None, None
     if mode in GROUP_MODES:
-        from kiosk.group import GroupMode, group_landmarker
+        from kiosk.group import Group
+        from kiosk.modes.group import GroupMode
 
-        landmarker = group_landmarker(model, 4) if mode == "group" else MediapipeLandmarker(model, max_faces=4)
-        extra["group"] = GroupMode(max_faces=4)
+        group_mode = GroupMode(Group(max_faces=4))  # counts nothing to disk
+        config = config.replace({"run.mode": "group", "pipeline.max_faces": 4})
+        if mode == "group-fixed":
+            landmarker = MediapipeLandmarker(model, max_faces=4)
     elif mode == "naive":  # the official sample's way: the bare landmarker on every full frame
         landmarker = MediapipeLandmarker(model)
-    else:  # what `run` uses
-        landmarker = face_landmarker(model)
-    app = (_display_only_app() if mode.startswith("display") else App)(open_source=lambda: VideoFileSource(video, size=size, pace=pace, loop=True),
-              landmarker=landmarker, display=display, scheduler=scheduler,
-              frames=frames, synchronous=mode == "naive", **extra)
+    app = build_app(config, model, display=display, landmarker=landmarker, scheduler=scheduler, mode=group_mode,
+                    open_source=lambda: VideoFileSource(video, size=size, pace=pace, loop=True),
+                    synchronous=mode == "naive", app_class=_display_only_app() if mode.startswith("display") else App)
     cpu0, wall0 = time.process_time(), time.monotonic()
     app.run()
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
@@ -116,14 +122,14 @@ def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, widt
         "cpu_ms_per_displayed_frame": 1000 * cpu / max(1, s.displayed),
         "latency_p50_ms": float(np.percentile(lat, 50)), "latency_p95_ms": float(np.percentile(lat, 95)),
         "frames_skipped": st.skipped_busy + st.skipped_rate, "peak_rss_mb": _peak_rss_mb(),
-        "cpu_share": cpu / wall, "frame_size": list(frame_size),
+        "cpu_share": cpu / wall, "frame_size": list(frame_size), "screen": list(screen),
     }
 
 
 class EveryFrame(Scheduler):
     """The naive loop's policy: every frame is scored, whatever it costs."""
 
-    def offer(self, now_ms: float, busy: bool, rgb: np.ndarray | None = None) -> bool:
+    def offer(self, now_ms: float, busy: bool, rgb: np.ndarray | None = None, *, every_frame: bool = False) -> bool:
         self.stats.offered += 1
         self.stats.submitted += 1
         return True
@@ -132,7 +138,7 @@ class EveryFrame(Scheduler):
 class NeverScore(Scheduler):
     """The display-only loops' policy: nothing is scored."""
 
-    def offer(self, now_ms: float, busy: bool, rgb: np.ndarray | None = None) -> bool:
+    def offer(self, now_ms: float, busy: bool, rgb: np.ndarray | None = None, *, every_frame: bool = False) -> bool:
         self.stats.offered += 1
         self.stats.skipped_rate += 1
         return False
@@ -188,7 +194,8 @@ def _peak_rss_mb() -> float:
 # ---- parent side ------------------------------------------------------------------------------
 
 def run_bench(*, video: Path | None, model: Path, cache: Path | None, frames: int, pace: bool, cpus: str | None,
-              width: int, height: int, as_json: bool, out=sys.stdout, group: bool = False) -> int:
+              width: int, height: int, as_json: bool, out=sys.stdout, group: bool = False,
+              screen: tuple[int, int] = (1920, 1080)) -> int:
     with tempfile.TemporaryDirectory(prefix="smile-bench-") as tmp:
         if video is None:
             small = make_bench_video(Path(tmp) / f"face-{width}x{height}.avi", cache, size=(width, height))
@@ -198,7 +205,7 @@ def run_bench(*, video: Path | None, model: Path, cache: Path | None, frames: in
             small = full = video
             described = str(video)
         results = {mode: _spawn(mode, full if mode in ("naive", "display-full") else small, model, frames, pace,
-                                cpus, width, height) for mode in MODES + (GROUP_MODES if group else ())}
+                                cpus, width, height, screen) for mode in MODES + (GROUP_MODES if group else ())}
     table = summarise(results)
     report = {"machine": machine(), "cpus": cpus or "all", "pace": "real-time" if pace else "as-fast-as-possible",
               "frames": frames, "video": described, "model": f"{model.name} ({_variant_of(model)})",
@@ -220,9 +227,10 @@ def _variant_of(model: Path) -> str:
 
 
 def _spawn(mode: str, video: Path, model: Path, frames: int, pace: bool, cpus: str | None, width: int,
-           height: int) -> dict[str, Any]:
+           height: int, screen: tuple[int, int] = (1920, 1080)) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "kiosk.bench", "--child", mode, "--video", str(video), "--model", str(model),
-           "--frames", str(frames), "--width", str(width), "--height", str(height)] + ([] if pace else ["--no-pace"])
+           "--frames", str(frames), "--width", str(width), "--height", str(height),
+           "--screen", f"{screen[0]}x{screen[1]}"] + ([] if pace else ["--no-pace"])
     if cpus:
         cmd += ["--cpus", cpus]
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "GLOG_minloglevel": "2"}
@@ -300,10 +308,12 @@ def _child_main(argv: list[str]) -> int:
     p.add_argument("--height", type=int, default=480)
     p.add_argument("--no-pace", dest="pace", action="store_false")
     p.add_argument("--cpus")
+    p.add_argument("--screen", default="1920x1080")
     a = p.parse_args(argv)
     if a.cpus:  # before any thread exists, so every thread inherits it
         os.sched_setaffinity(0, parse_cpus(a.cpus))
-    result = run_child(a.child, a.video, a.model, a.frames, a.pace, a.width, a.height)
+    screen = tuple(int(v) for v in a.screen.lower().split("x"))
+    result = run_child(a.child, a.video, a.model, a.frames, a.pace, a.width, a.height, screen)  # type: ignore[arg-type]
     print(json.dumps(result))
     return 0
 

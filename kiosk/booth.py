@@ -202,10 +202,10 @@ class PhotoBooth:
         bgr = cv2.imread(str(path), cv2.IMREAD_REDUCED_COLOR_2)  # decoded at half size: quick
         return None if bgr is None else (path, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
-    def close(self, camera: StillCamera) -> None:
+    def close(self, camera: StillCamera | None) -> None:
         """Finish what was started, so nothing is lost at shutdown: a photo already shot is
         saved (from the preview if its still never came) and the writer is waited for."""
-        if self._pending is not None:
+        if self._pending is not None and camera is not None:
             self._collect_still(float("inf"), self._preview, camera)
         self._writer.shutdown(wait=True)
         self._check_saved(float("inf"))

@@ -21,24 +21,11 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from core import assets  # noqa: E402
-from core.config import Config, load_config, to_toml  # noqa: E402
+from core.config import Config, describe, flagged_options, load_config, to_toml, type_of  # noqa: E402
 from core.errors import ImageReadError, SmileMirrorError  # noqa: E402
 from core.safe_io import OneLineFormatter, shown  # noqa: E402
 
 log = logging.getLogger("smile-mirror")
-
-# `run` options and the config keys they set (every one of them can also live in the file).
-RUN_OPTIONS: dict[str, str] = {
-    "source": "source.spec", "width": "source.width", "height": "source.height", "fps": "source.fps",
-    "pace": "source.pace", "loop": "source.loop",
-    "display": "display.mode", "diagnostics": "display.diagnostics", "rotate": "display.rotate",
-    "model": "model.path", "model_dir": "model.dir",
-    "score_hz": "pipeline.score_hz", "max_cpu": "pipeline.max_cpu", "max_faces": "pipeline.max_faces",
-    "zoom": "pipeline.zoom",
-    "mode": "run.mode", "state_dir": "run.state_dir", "frames": "run.frames", "readings": "run.readings",
-    "log_level": "run.log_level",
-}
-
 
 def frame_size(text: str) -> tuple[int, int]:
     """'640x480' -> (640, 480), for argparse."""
@@ -54,28 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the mirror (Pi camera, else a webcam, else the built-in demo)")
     run.add_argument("--config", help="TOML config file (default: $SMILE_MIRROR_CONFIG or /etc/smile-mirror/config.toml)")
-    run.add_argument("--source", help="auto, picamera2, webcam[:N|:/dev/videoN], video:PATH, images:GLOB, demo")
-    run.add_argument("--width", type=int, help="capture width for inference")
-    run.add_argument("--height", type=int, help="capture height for inference")
-    run.add_argument("--fps", type=int, help="camera frame rate")
-    run.add_argument("--no-pace", dest="pace", action="store_false", default=None,
-                     help="play video files as fast as possible instead of in real time")
-    run.add_argument("--loop", action="store_true", default=None, help="loop a video file or image list")
-    run.add_argument("--display", choices=("auto", "fullscreen", "window", "headless"))
-    run.add_argument("--diagnostics", action="store_true", default=None, help="show fps, inference ms, skipped frames")
-    run.add_argument("--rotate", type=int, choices=(0, 90, 180, 270), help="rotate for a portrait screen")
-    run.add_argument("--model", help="an explicit face_landmarker.task (verified by checksum)")
-    run.add_argument("--model-dir", help="model cache folder")
-    run.add_argument("--score-hz", type=float, help="score updates per second while a face is present")
-    run.add_argument("--max-cpu", type=float, help="largest share of one core inference may use (0-1)")
-    run.add_argument("--max-faces", type=int, help="faces tracked at once (1-4)")
-    run.add_argument("--no-zoom", dest="zoom", action="store_false", default=None,
-                     help="never zoom in on a face too small for the face detector")
-    run.add_argument("--mode", choices=("lobby", "photobooth", "group"))
-    run.add_argument("--state-dir", help="photo booth photos and counters")
-    run.add_argument("--frames", type=int, help="stop after N displayed frames (0: run until quit)")
-    run.add_argument("--readings", help="write one JSON line per scored frame to this file")
-    run.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    add_config_flags(run)
 
     score = sub.add_parser("score", help="score photos: one JSON object per image on stdout")
     score.add_argument("paths", nargs="+", type=Path)
@@ -103,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--width", type=int, default=640, help="inference width of the pipeline mode")
     bench.add_argument("--height", type=int, default=480, help="inference height of the pipeline mode")
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    bench.add_argument("--screen", type=frame_size, default=(1920, 1080), metavar="WxH",
+                       help="the screen size drawn at (default 1920x1080)")
     bench.add_argument("--group", action="store_true",
                        help="also measure group mode (up to 4 faces) on the same video, beside single mode")
     _model_args(bench)
@@ -145,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("stats", help="export group mode's anonymous counts per hour (visitors, smiles, chains)")
     st.add_argument("--format", choices=("json", "csv"), default="json")
-    st.add_argument("--state-dir", help="the state folder (default: run.state_dir, else the per-user one)")
+    add_config_flags(st, ["run.state_dir"])
     st.add_argument("--config", help="TOML config file")
 
     cfg = sub.add_parser("config", help="show or check configuration")
@@ -156,6 +124,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def add_config_flags(p: argparse.ArgumentParser, keys: Sequence[str] | None = None) -> None:
+    """The config's options as flags, each with the config's own help and choices (ranges are
+    checked by the config, so a flag and the file accept exactly the same values)."""
+    for dotted, f in flagged_options():
+        if keys is not None and dotted not in keys:
+            continue
+        meta, kind, dest = f.metadata, type_of(f), dotted.replace(".", "__")
+        flag, text = meta["flag"], meta["help"].replace("%", "%%")
+        if kind is bool:
+            action = "store_false" if flag.startswith("--no-") else "store_true"
+            p.add_argument(flag, dest=dest, action=action, default=None, help=f"{text} (config: {dotted})")
+        else:
+            p.add_argument(flag, dest=dest, type=kind, default=None, choices=meta["choices"] or None,
+                           metavar=None if meta["choices"] else dotted.rpartition(".")[2].upper(),
+                           help=f"{text}; {describe(f)} (config: {dotted})")
+
+
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="an explicit face_landmarker.task (verified by checksum)")
     p.add_argument("--model-dir", type=Path, help="model cache folder")
@@ -164,8 +149,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> Config:
     config = load_config(getattr(args, "config", None))
-    overrides = {key: getattr(args, dest) for dest, key in RUN_OPTIONS.items()
-                 if getattr(args, dest, None) is not None}
+    overrides = {key: value for key, _ in flagged_options()
+                 if (value := getattr(args, key.replace(".", "__"), None)) is not None}
     return config.replace(overrides) if overrides else config
 
 
@@ -201,91 +186,37 @@ def check_start(config: Config) -> Path:
     return verified_model(config)
 
 
-def with_fallback(make, model: Path, config: Config):
-    """`make(model)`; a model variant that fails to load falls back to the verified official
-    model with a warning (the documented promise), the official one failing is an error."""
-    try:
-        return make(model)
-    except Exception as exc:
-        official = verified_model(config, variant=False)
-        if model == official:
-            raise
-        log.warning("model variant %s does not load (%s: %s); using the official model", model.name,
-                    type(exc).__name__, exc)
-        return make(official)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if not os.environ.get(DEBUG_ENV):
         logging.getLogger().setLevel(config.run.log_level)
     model = check_start(config)
-    from core.scheduler import Scheduler
-    from core.sources import SourceOpener
-    from kiosk.app import App, open_readings
-    from core.zoom import face_landmarker
+    from kiosk.app import open_readings
+    from kiosk.build import build_app
     from kiosk.display import open_display
     from kiosk.notify import SystemdNotifier
 
-    group = config.run.mode == "group"
-    src, p = config.source, config.pipeline
-    cache = model_cache(config)
     with contextlib.ExitStack() as cleanup:  # until the App owns them: a failed start releases all
-        display = open_display(config.display.mode, (src.width, src.height),
-                               window=(config.display.width, config.display.height), rotate=config.display.rotate)
+        display = open_display(config.display.mode, window=(config.display.width, config.display.height),
+                               rotate=config.display.rotate)
         cleanup.callback(display.close)
-        if group:
-            from kiosk.group import group_landmarker, group_mode
-
-            landmarker = with_fallback(lambda m: group_landmarker(m, p.max_faces), model, config)
-        else:
-            landmarker = with_fallback(lambda m: face_landmarker(m, max_faces=p.max_faces, zoom=p.zoom), model, config)
-        cleanup.callback(landmarker.close)
         readings = open_readings(config.run.readings)
         if readings is not None:
             cleanup.callback(readings.close)
-        app = App(open_source=SourceOpener(src.spec, width=src.width, height=src.height, fps=src.fps,
-                                           pace=src.pace, loop=src.loop, cache=cache,
-                                           still_size=(src.still_width, src.still_height)),
-                  booth=photo_booth(config) if config.run.mode == "photobooth" else None,
-                  group=group_mode(config) if group else None,
-                  landmarker=landmarker, display=display,
-                  scheduler=Scheduler(score_hz=p.score_hz, idle_hz=p.idle_hz, max_cpu=p.max_cpu),
-                  notifier=SystemdNotifier(), frames=config.run.frames, readings=readings,
-                  diagnostics=config.display.diagnostics)
+        app = build_app(config, model, display=display, cache=model_cache(config), notifier=SystemdNotifier(),
+                        readings=readings)
         return app.run()
-
-
-def photo_booth(config: Config):
-    """Photo booth mode's parts, from the [booth] config; only this mode ever writes an image."""
-    from core.config import state_dir
-    from kiosk.booth import BoothTrigger, PhotoBooth
-    from kiosk.photos import PhotoStore
-
-    b = config.booth
-    folder = state_dir(config)
-    log.info("photo booth: photos go to %s", folder / "photos")
-    trigger = BoothTrigger(sensitivity=b.sensitivity, require_genuine=b.genuine_only, hold_ms=b.hold_ms,
-                           countdown_s=b.countdown, review_ms=b.review_s * 1000, cooldown_ms=b.cooldown_s * 1000)
-    return PhotoBooth(trigger, PhotoStore(folder, quota_mb=b.quota_mb, min_free_mb=b.min_free_mb),
-                      slideshow=b.slideshow)
 
 
 def score_record(path: Path, faces: list, max_faces: int) -> dict[str, Any]:
     from core.scoring import score_face
+    from core.types import reading_record
 
-    if not faces:
-        record: dict[str, Any] = {"path": shown(path), "face": False, "score": None, "kind": None, "eye_engagement": None}
-        if max_faces > 1:
-            record["faces"] = []
-        return record
     readings = [score_face(o) for o in faces[:max_faces]]
-    first = readings[0]
-    record = {"path": shown(path), "face": True, "score": round(first.score, 2), "kind": first.kind.value,
-              "eye_engagement": round(first.eye_engagement, 2)}
+    record: dict[str, Any] = {"path": shown(path), "face": bool(readings),
+                              **reading_record(readings[0] if readings else None)}
     if max_faces > 1:
-        record["faces"] = [{"box": [round(v, 4) for v in r.box], "score": round(r.score, 2), "kind": r.kind.value,
-                            "eye_engagement": round(r.eye_engagement, 2)} for r in readings]
+        record["faces"] = [{"box": [round(v, 4) for v in r.box], **reading_record(r)} for r in readings]
     return record
 
 
@@ -345,7 +276,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     model = verified_model(config, args.model, args.model_dir)
     return run_bench(video=args.video, model=model, cache=model_cache(config, args.model_dir), frames=args.frames,
                      pace=args.pace, cpus=args.cpus, width=args.width, height=args.height, as_json=args.json,
-                     group=args.group)
+                     group=args.group, screen=args.screen)
 
 
 def cmd_soak(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from typing import Sequence
 from core.contagion import Contagion, Link
 from core.scoring import SMILE_AT
 from core.tracking import Box, FaceTracks, TrackedFace
-from core.types import FaceObservation, SmileReading
+from core.types import FaceObservation, SmileReading, reading_record
 from kiosk.group_stats import GroupStats
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class GroupView:
         return bool(self.sparks) or self.celebration > 0
 
 
-class GroupMode:
+class Group:
     def __init__(self, *, max_faces: int = 4, stats: GroupStats | None = None, tracks: FaceTracks | None = None,
                  contagion: Contagion | None = None) -> None:
         self.tracks = tracks or FaceTracks(max_faces=max_faces)
@@ -116,10 +116,7 @@ class GroupMode:
 
     def records(self) -> list[dict]:
         """The per-face part of a `--readings` line."""
-        return [{"id": f.id, "box": [round(v, 4) for v in f.box], "seen": f.seen,
-                 "score": None if f.reading is None else round(f.reading.score, 2),
-                 "kind": None if f.reading is None else f.reading.kind.value,
-                 "eye_engagement": None if f.reading is None else round(f.reading.eye_engagement, 2)}
+        return [{"id": f.id, "box": [round(v, 4) for v in f.box], "seen": f.seen, **reading_record(f.reading)}
                 for f in self.faces]
 
     def close(self) -> None:
@@ -127,7 +124,7 @@ class GroupMode:
             self.stats.close()
 
 
-# ---- set-up from the config (used by `smile-mirror run --mode group` and the bench) -------------
+# ---- how many faces group mode follows ------------------------------------------------------------
 
 GROUP_DEFAULT_FACES = 4
 
@@ -135,19 +132,3 @@ GROUP_DEFAULT_FACES = 4
 def group_faces(max_faces: int) -> int:
     """`pipeline.max_faces` in group mode: the configured number when above 1, else 4."""
     return max_faces if max_faces > 1 else GROUP_DEFAULT_FACES
-
-
-def group_landmarker(model, max_faces: int):
-    """Landmarkers for 1..max_faces faces, detecting newcomers twice a second (core.multiface)."""
-    from core.multiface import NewcomerSearchLandmarker
-
-    return NewcomerSearchLandmarker(model, max_faces=group_faces(max_faces))
-
-
-def group_mode(config) -> GroupMode:
-    from core.config import state_dir
-
-    folder = state_dir(config)
-    log.info("group mode: up to %d faces; anonymous counts per hour in %s", group_faces(config.pipeline.max_faces),
-             folder / "group-stats.json")
-    return GroupMode(max_faces=group_faces(config.pipeline.max_faces), stats=GroupStats(folder))

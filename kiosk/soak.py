@@ -103,9 +103,9 @@ def run_soak(*, model: Path, cache: Path | None, video: Path | None = None, fram
              faults: bool = False, out: TextIO = sys.stdout) -> int:
     """Soak the app loop for `frames` displayed frames; print samples and a verdict; 0 = PASS."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    from core.zoom import face_landmarker
+    from core.config import Config
     from core.sources import VideoFileSource
-    from kiosk.app import App
+    from kiosk.build import build_app
     from kiosk.bench import make_bench_video
     from kiosk.display import PygameDisplay, RecordingDisplay
 
@@ -129,8 +129,8 @@ def run_soak(*, model: Path, cache: Path | None, video: Path | None = None, fram
                 return FaultySource(source, FAULT_SCRIPT)
             return source
 
-        screen = (PygameDisplay(size, fullscreen=False, window=size) if display == "pygame"
-                  else RecordingDisplay(size, screen=(1280, 720)))
+        screen = (PygameDisplay(fullscreen=False, window=(1280, 720)) if display == "pygame"
+                  else RecordingDisplay(screen=(1280, 720)))
         samples: list[Sample] = []
         t0 = time.monotonic()
 
@@ -143,8 +143,8 @@ def run_soak(*, model: Path, cache: Path | None, video: Path | None = None, fram
         print(f"soak: {frames} frames of {video.name} ({size[0]}x{size[1]}, looping, as fast as possible), "
               f"{display} display, real landmarker{', injected faults' if faults else ''}; sample every {every}, "
               f"warm-up {warmup}", file=out, flush=True)
-        app = App(open_source=open_source, landmarker=face_landmarker(model),
-                  display=_SampledDisplay(screen, every, on_sample), frames=frames, backoff_s=(0.01, 0.1))
+        app = build_app(Config().replace({"run.frames": frames}), model, display=_SampledDisplay(screen, every, on_sample),
+                        open_source=open_source, backoff_s=(0.01, 0.1))
         on_sample(0)
         app.run()
         if not samples or samples[-1].frames != app.stats.displayed:

@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
 from core.types import SmileReading
-
-if TYPE_CHECKING:
-    from kiosk.booth import BoothView
-    from kiosk.group import GroupView
 
 
 class Screen(str, enum.Enum):
@@ -35,5 +31,5 @@ class View:
     diagnostics: Mapping[str, str] = field(default_factory=dict)
     mirror: bool = True
     t_ms: float = 0.0
-    booth: "BoothView | None" = None
-    group: "GroupView | None" = None  # group mode (issue 9)
+    mode: Any = None                          # the mode's own payload (Mode.view())
+    source: str = ""                          # which camera (or "demo") the picture comes from

@@ -39,7 +39,7 @@ class RecordingNotifier:
 
 
 def test_video_through_the_whole_loop(face_video: Path, model_path: Path, tmp_path: Path) -> None:
-    display = RecordingDisplay((640, 480), screen=(1280, 720), save_every=30, save_dir=tmp_path)
+    display = RecordingDisplay(screen=(1280, 720), save_every=30, save_dir=tmp_path)
     notifier = RecordingNotifier()
     with open(tmp_path / "readings.jsonl", "w") as readings:
         app = App(open_source=lambda: VideoFileSource(face_video, pace=False), landmarker=MediapipeLandmarker(model_path),
@@ -63,11 +63,11 @@ def test_video_through_the_whole_loop(face_video: Path, model_path: Path, tmp_pa
     assert set(lines[0]) == {"t_ms", "face", "raw", "score", "kind", "eye_engagement"}
     assert Screen.MIRROR in screens and screens[-1] is Screen.ATTRACT
     assert notifier.sent[0] == "READY=1" and notifier.sent[-1] == "STOPPING=1"
-    assert len(display.saved) == 3 and display.size == (640, 360)
+    assert len(display.saved) == 3 and display.size == (1280, 720)
 
 
 def test_pygame_window_on_the_dummy_driver(face_video: Path, model_path: Path) -> None:
-    display = PygameDisplay((640, 480), fullscreen=False, window=(1280, 720))
+    display = PygameDisplay(fullscreen=False, window=(1280, 720))
     app = App(open_source=lambda: VideoFileSource(face_video, pace=True), landmarker=MediapipeLandmarker(model_path),
               display=display, frames=20, diagnostics=True)
     assert app.run() == 0
@@ -79,7 +79,7 @@ def test_no_camera_shows_the_calm_screen_and_keeps_the_watchdog_fed(model_path: 
     def absent():
         raise SourceError("no camera is connected")
 
-    display = RecordingDisplay((640, 480))
+    display = RecordingDisplay(screen=(640, 480))
     notifier = RecordingNotifier()
     app = App(open_source=absent, landmarker=MediapipeLandmarker(model_path), display=display, notifier=notifier,
               frames=5)
@@ -96,7 +96,7 @@ def test_no_camera_shows_the_calm_screen_and_keeps_the_watchdog_fed(model_path: 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals need the main thread")
 def test_sigterm_stops_cleanly_within_two_seconds(face_video: Path, model_path: Path) -> None:
     app = App(open_source=lambda: VideoFileSource(face_video, pace=True, loop=True),
-              landmarker=MediapipeLandmarker(model_path), display=RecordingDisplay((640, 480)))
+              landmarker=MediapipeLandmarker(model_path), display=RecordingDisplay(screen=(640, 480)))
     threading.Timer(0.7, os.kill, (os.getpid(), signal.SIGTERM)).start()
     start = time.monotonic()
     assert app.run() == 0

@@ -21,7 +21,9 @@ from kiosk.app import App
 from kiosk.booth import BoothTrigger, PhotoBooth
 from kiosk.display import RecordingDisplay
 from kiosk.photos import PhotoNotSaved, PhotoStore
-from kiosk.render import SHADE, Renderer
+from kiosk.modes.photobooth import BoothMode
+from kiosk.paint import SHADE
+from kiosk.render import Renderer
 from kiosk.view import Screen, View
 from tests.conftest import load_rgb, write_video
 
@@ -42,7 +44,7 @@ def booth_for(state: Path, **kw) -> PhotoBooth:
 
 def run_app(video: Path, model_path: Path, booth: PhotoBooth, display=None) -> App:
     app = App(open_source=lambda: VideoFileSource(video, pace=False), landmarker=MediapipeLandmarker(model_path),
-              display=display or RecordingDisplay((640, 480)), booth=booth)
+              display=display or RecordingDisplay(screen=(640, 480)), mode=BoothMode(booth))
     app.run()
     return app
 
@@ -69,7 +71,7 @@ def test_genuine_only_mode_waits_for_eye_engagement(two_smiles_video: Path, mode
     booth = booth_for(tmp_path, require_genuine=True)
     with open(readings, "w") as out:
         App(open_source=lambda: VideoFileSource(two_smiles_video, pace=False),
-            landmarker=MediapipeLandmarker(model_path), display=RecordingDisplay((640, 480)), booth=booth,
+            landmarker=MediapipeLandmarker(model_path), display=RecordingDisplay(screen=(640, 480)), mode=BoothMode(booth),
             readings=out).run()
     kinds = [json.loads(line)["kind"] for line in readings.read_text().splitlines()]
     sidecars = [json.loads(p.read_text())["kind"] for p in (tmp_path / "photos").glob("*.json")]
@@ -159,12 +161,12 @@ def test_a_really_full_filesystem(tmp_path: Path) -> None:
 def test_review_screen_renders(astronaut: np.ndarray, tmp_path: Path) -> None:
     from kiosk.booth import BoothView, Phase
 
-    canvas = pygame.Surface((640, 360))
-    view = View(Screen.REVIEW, astronaut, None, booth=BoothView(Phase.REVIEW, photo=astronaut, notice="Photo saved",
-                                                               caption="Smile Score 87  ·  Genuine smile"))
-    Renderer((640, 360)).draw(view, canvas)
-    pygame.image.save(canvas, str(tmp_path / "review.png"))
-    img = pygame.surfarray.array3d(canvas).swapaxes(0, 1)
+    display = RecordingDisplay(screen=(640, 360))
+    view = View(Screen.REVIEW, astronaut, None, mode=BoothView(Phase.REVIEW, photo=astronaut, notice="Photo saved",
+                                                              caption="Smile Score 87  ·  Genuine smile"))
+    Renderer(display.canvas).draw(view, BoothMode(PhotoBooth(BoothTrigger(), PhotoStore(tmp_path), slideshow=False)))
+    display.save(tmp_path / "review.png")
+    img = display.snapshot()
     # the whole photo is shown, letterboxed, unmirrored: the flag is on the left of the portrait
     assert img[5, 20].tolist() == list(SHADE) and img[5, 620].tolist() == list(SHADE)
     flag = img[120:200, 145:190].reshape(-1, 3).mean(axis=0)

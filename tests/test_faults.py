@@ -114,7 +114,7 @@ def test_camera_lost_mid_run_shows_unavailable_within_two_seconds_and_reconnects
 
     opener = FlakyOpener(open_camera)
     notifier = TimedNotifier()
-    app = App(open_source=opener, landmarker=ReplayLandmarker([[]]), display=RecordingDisplay((160, 120)),
+    app = App(open_source=opener, landmarker=ReplayLandmarker([[]]), display=RecordingDisplay(screen=(160, 120)),
               notifier=notifier)
     states = ScreenLog(until)
     run_app(app, states, limit_s=15)
@@ -174,7 +174,7 @@ def test_a_hung_camera_driver_starves_the_watchdog(model_cache: Path) -> None:
     watchdog stops being fed once the capture thread has made no progress for its limit."""
     source = camera(model_cache, {15: "hang"})
     notifier = TimedNotifier()
-    app = App(open_source=lambda: source, landmarker=ReplayLandmarker([[]]), display=RecordingDisplay((160, 120)),
+    app = App(open_source=lambda: source, landmarker=ReplayLandmarker([[]]), display=RecordingDisplay(screen=(160, 120)),
               notifier=notifier, stale_s=0.3, backoff_s=(0.05, 0.2))
     limit_s = max(0.2, 0.3) + 2.0  # CaptureThread.alive(): the longest back-off or staleness, plus 2 s
 
@@ -206,7 +206,7 @@ def test_a_landmarker_failing_on_every_frame_is_counted_and_logged_once_a_minute
     caplog.set_level(logging.WARNING)
     landmarker = FaultyLandmarker(ReplayLandmarker([[]]), every=1)
     app = App(open_source=lambda: VideoFileSource(face_video, pace=False), landmarker=landmarker,
-              display=RecordingDisplay((640, 480)))
+              display=RecordingDisplay(screen=(640, 480)))
     states = ScreenLog()
     run_app(app, states, limit_s=30)
     assert app.stats.displayed == 90, "every frame is still shown"
@@ -244,7 +244,7 @@ def test_every_kind_of_garbage_frame_leaves_the_mirror_running(face_video: Path,
         return source_box[-1]
 
     app = App(open_source=open_source, landmarker=MediapipeLandmarker(model_path),
-              display=RecordingDisplay((640, 480)))
+              display=RecordingDisplay(screen=(640, 480)))
     run_app(app, ScreenLog(), limit_s=60)
     assert app.capture.status().bad_frames == 4  # black and noise are valid pictures with no face
     assert app.stats.displayed == 90 - 4 and app.stats.loop_errors == app.stats.landmarker_errors == 0
@@ -265,7 +265,7 @@ def test_signals_stop_cleanly_releasing_camera_and_model(signum: int, face_video
     source = FaultySource(VideoFileSource(face_video, pace=True, loop=True), {}, live=True)
     landmarker = FaultyLandmarker(MediapipeLandmarker(model_path))
     notifier = TimedNotifier()
-    app = App(open_source=lambda: source, landmarker=landmarker, display=RecordingDisplay((640, 480)),
+    app = App(open_source=lambda: source, landmarker=landmarker, display=RecordingDisplay(screen=(640, 480)),
               notifier=notifier)
     threading.Timer(0.7, os.kill, (os.getpid(), signum)).start()
     took = run_app(app, ScreenLog(), limit_s=10)
@@ -280,7 +280,7 @@ def test_signals_stop_cleanly_releasing_camera_and_model(signum: int, face_video
 @pytest.mark.skipif(not MAIN_THREAD, reason="signals need the main thread")
 def test_sigterm_with_a_hung_camera_still_stops_within_two_seconds(model_cache: Path) -> None:
     source = camera(model_cache, {5: "hang"})
-    app = App(open_source=lambda: source, landmarker=ReplayLandmarker([[]]), display=RecordingDisplay((160, 120)))
+    app = App(open_source=lambda: source, landmarker=ReplayLandmarker([[]]), display=RecordingDisplay(screen=(160, 120)))
     try:
         def until(log: ScreenLog) -> None:
             if source.hanging.is_set() and not until.sent:

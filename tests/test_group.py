@@ -17,7 +17,8 @@ from core.sources import VideoFileSource
 from kiosk.app import App
 from kiosk.cli import main
 from kiosk.display import RecordingDisplay
-from kiosk.group import GroupMode
+from kiosk.group import Group
+from kiosk.modes.group import GroupMode
 from kiosk.group_stats import GroupStats
 from tests.conftest import load_rgb, shared_data, write_video
 
@@ -51,18 +52,18 @@ def tile(rgb: np.ndarray, lm: MediapipeLandmarker, size=TILE) -> np.ndarray:
 
 def run_group(video: Path, model_path: Path, tmp_path: Path, *, max_faces: int = 4, save=None):
     stats = GroupStats(tmp_path / "state")
-    group = GroupMode(max_faces=max_faces, stats=stats)
-    display = RecordingDisplay((960, 540), screen=(1280, 720))
+    group = Group(max_faces=max_faces, stats=stats)
+    display = RecordingDisplay(screen=(1280, 720))
     with open(tmp_path / "readings.jsonl", "w") as readings:
         app = App(open_source=lambda: VideoFileSource(video, pace=False),
                   landmarker=NewcomerSearchLandmarker(model_path, max_faces=max_faces), display=display,
-                  readings=readings, group=group)
+                  readings=readings, mode=GroupMode(group))
         if save is not None:
             draw = app.renderer.draw
 
-            def spy(view, canvas):
-                draw(view, canvas)
-                save(view, canvas)
+            def spy(view, mode):
+                draw(view, mode)
+                save(view, display.snapshot())
 
             app.renderer.draw = spy
         assert app.run() == 0
@@ -93,16 +94,14 @@ def test_three_people_smile_one_after_another(model_path: Path, still, tmp_path:
     video = write_video(tmp_path / "three.avi", frames, FPS)
     shots: dict[str, np.ndarray] = {}
 
-    def save(view, canvas) -> None:
-        g = view.group
+    def save(view, img) -> None:
+        g = view.mode
         if g is None:
             return
         if g.sparks and 0.35 < g.sparks[-1].progress < 0.6 and g.smiling == 2:
-            shots.setdefault("spark", cv2.cvtColor(np.ascontiguousarray(
-                __import__("pygame").surfarray.array3d(canvas).swapaxes(0, 1)), cv2.COLOR_RGB2BGR))
+            shots.setdefault("spark", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         if g.celebration > 0.25:
-            shots.setdefault("celebration", cv2.cvtColor(np.ascontiguousarray(
-                __import__("pygame").surfarray.array3d(canvas).swapaxes(0, 1)), cv2.COLOR_RGB2BGR))
+            shots.setdefault("celebration", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
 
     app, group, lines = run_group(video, model_path, tmp_path, save=save)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.tracking import FaceTracks
-from kiosk.group import GroupMode
+from kiosk.group import Group
 from kiosk.group_stats import GroupStats
 from tests.test_tracking import FakeScorer, Obs, box
 
@@ -14,10 +14,10 @@ HOUR = "2025-06-01T14:00+0200"
 A, B, C = box(0.2), box(0.5), box(0.8)
 
 
-def play(tmp_path: Path, timeline: list[tuple[float, list[Obs]]]) -> tuple[GroupMode, dict[str, int]]:
+def play(tmp_path: Path, timeline: list[tuple[float, list[Obs]]]) -> tuple[Group, dict[str, int]]:
     """Each (from t_ms, faces) is held, a frame every 100 ms, until the next one (the last: one frame)."""
     stats = GroupStats(tmp_path, hour=lambda: HOUR, clock=lambda: 0.0)
-    group = GroupMode(stats=stats, tracks=FaceTracks(scorer=FakeScorer))
+    group = Group(stats=stats, tracks=FaceTracks(scorer=FakeScorer))
     for (start, faces), (end, _) in zip(timeline, [*timeline[1:], (timeline[-1][0] + 1, [])]):
         for t in range(int(start), int(end), 100):
             group.observe(faces, t)

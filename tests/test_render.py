@@ -9,8 +9,10 @@ import pygame
 import pytest
 
 from core.types import SmileKind, SmileReading
-from kiosk.display import canvas_size
-from kiosk.render import Renderer, score_colour
+from kiosk.display import RecordingDisplay
+from kiosk.modes.lobby import LobbyMode
+from kiosk.paint import ScreenMap, cover_crop, score_colour
+from kiosk.render import Renderer
 from kiosk.view import Screen, View
 
 
@@ -19,10 +21,10 @@ def reading(score: float, kind: SmileKind = SmileKind.GENUINE, eye: float = 70.0
                         raw_score=score)
 
 
-def render(view: View, size=(640, 360)) -> np.ndarray:
-    canvas = pygame.Surface(size)
-    Renderer(size).draw(view, canvas)
-    return pygame.surfarray.array3d(canvas).swapaxes(0, 1)
+def render(view: View, size=(640, 360), rotate: int = 0) -> np.ndarray:
+    display = RecordingDisplay(screen=size, rotate=rotate)
+    Renderer(display.canvas).draw(view, LobbyMode())
+    return display.snapshot()
 
 
 def colour_pixels(img: np.ndarray, colour, tol: int = 6) -> int:
@@ -34,7 +36,7 @@ def test_the_gauge_fills_with_the_score(astronaut: np.ndarray, tmp_path: Path) -
     for score in (20, 60, 95):
         img = render(View(Screen.MIRROR, astronaut, reading(score)))
         pygame.image.save(pygame.surfarray.make_surface(img.swapaxes(0, 1)), str(tmp_path / f"mirror{score}.png"))
-        counts[score] = colour_pixels(img[180:, :200], score_colour(score))
+        counts[score] = colour_pixels(img[:, :290], score_colour(score))  # the card, left of the face
     assert counts[20] > 50
     assert 2.0 < counts[60] / counts[20] < 4.0
     assert 1.3 < counts[95] / counts[60] < 1.9
@@ -43,9 +45,9 @@ def test_the_gauge_fills_with_the_score(astronaut: np.ndarray, tmp_path: Path) -
 def test_the_kind_is_written_in_its_colour(astronaut: np.ndarray) -> None:
     genuine = render(View(Screen.MIRROR, astronaut, reading(80, SmileKind.GENUINE)))
     posed = render(View(Screen.MIRROR, astronaut, reading(80, SmileKind.POSED)))
-    panel = slice(220, 300), slice(170, 500)
-    assert colour_pixels(genuine[panel], (255, 206, 84), 30) > 200
+    panel = slice(0, 360), slice(0, 290)
     assert colour_pixels(posed[panel], (140, 200, 255), 30) > 200
+    assert colour_pixels(genuine[panel], (140, 200, 255), 30) < 20
 
 
 def test_the_picture_is_mirrored(astronaut: np.ndarray) -> None:
@@ -60,11 +62,30 @@ def test_notice_screens_need_no_frame() -> None:
     assert colour_pixels(img, (245, 247, 250), 40) > 300  # white words on the calm dark screen
 
 
-@pytest.mark.parametrize("frame, screen, rotate, expected", [
-    ((640, 480), (1920, 1080), 0, (640, 360)),
-    ((640, 480), (1024, 768), 0, (640, 480)),
-    ((640, 480), (1920, 1080), 90, (270, 480)),
-    ((1280, 720), (1280, 800), 0, (1152, 720)),
+@pytest.mark.parametrize("frame, screen, centre, expected", [
+    ((640, 480), (1920, 1080), (0.5, 0.5), (0, 60, 640, 360)),
+    ((640, 480), (1024, 768), (0.5, 0.5), (0, 0, 640, 480)),
+    ((640, 480), (1080, 1920), (0.5, 0.5), (185, 0, 270, 480)),
+    ((640, 480), (1080, 1920), (0.1, 0.5), (0, 0, 270, 480)),      # clamped at the frame's edge
+    ((640, 480), (1080, 1920), (0.7, 0.5), (313, 0, 270, 480)),    # follows a visitor off centre
 ])
-def test_canvas_fills_the_screen_without_upscaling(frame, screen, rotate, expected) -> None:
-    assert canvas_size(frame, screen, rotate) == expected
+def test_the_crop_has_the_screen_shape_and_stays_in_the_frame(frame, screen, centre, expected) -> None:
+    assert cover_crop(frame, screen, centre) == expected
+
+
+def test_a_box_maps_to_the_mirrored_screen() -> None:
+    m = ScreenMap((640, 480), (0, 60, 640, 360), (1920, 1080), mirror=True)
+    left, top, right, bottom = m.box((0.0, 0.125, 0.25, 0.875))  # the camera's left quarter, full crop height
+    assert (round(left), round(top), round(right), round(bottom)) == (1440, 0, 1920, 1080)
+    plain = ScreenMap((640, 480), (0, 60, 640, 360), (1920, 1080), mirror=False)
+    assert round(plain.box((0.0, 0.125, 0.25, 0.875))[0]) == 0
+
+
+def test_a_rotated_screen_is_drawn_upright(astronaut: np.ndarray) -> None:
+    """A portrait picture on a landscape panel turned by 90 degrees: the words end up sideways
+    on the panel, so they read upright to a visitor in front of the turned screen."""
+    img = render(View(Screen.UNAVAILABLE, None, None, message="Camera unavailable"), size=(640, 360), rotate=90)
+    assert img.shape == (360, 640, 3)
+    ink = np.argwhere(img.max(axis=2) > 200)
+    spread_y, spread_x = np.ptp(ink[:, 0]), np.ptp(ink[:, 1])
+    assert spread_y > 2 * spread_x, "the line of text runs along the panel's short side"

@@ -1,0 +1,223 @@
+"""Group mode: two to four people, a gauge that follows each face, the group meter, sparks
+when one smile follows another, confetti when everybody smiles.
+
+The people, their scores and the contagion between them are kiosk.group's `Group`; this
+module plugs it into the loop (a landmarker per face count) and paints it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+
+import numpy as np
+
+from core.scoring import SMILE_AT
+from core.types import FaceObservation, SmileKind, SmileReading
+from kiosk.group import Group, GroupView, Spark, group_faces
+from kiosk.modes.base import SingleFaceMode
+from kiosk.modes.lobby import paint_attract
+from kiosk.paint import GOLD, INK, KIND_COLOURS, MUTED, Painter, score_colour
+from kiosk.view import Screen
+
+if TYPE_CHECKING:
+    from core.config import Config
+    from core.landmarker import Landmarker
+    from kiosk.view import View
+
+log = logging.getLogger(__name__)
+
+CONFETTI = ((255, 206, 84), (255, 150, 70), (110, 215, 180), (140, 200, 255), (255, 120, 160), (245, 247, 250))
+
+
+class GroupMode(SingleFaceMode):
+    name: ClassVar[str] = "group"
+
+    def __init__(self, group: Group) -> None:
+        super().__init__()
+        self.group = group
+        self._view: GroupView | None = None
+        self._painter = GroupPainter()
+
+    @classmethod
+    def from_config(cls, config: "Config") -> "GroupMode":
+        from core.config import state_dir
+        from kiosk.group_stats import GroupStats
+
+        folder = state_dir(config)
+        faces = group_faces(config.pipeline.max_faces)
+        log.info("group mode: up to %d faces; anonymous counts per hour in %s", faces, folder / "group-stats.json")
+        return cls(Group(max_faces=faces, stats=GroupStats(folder)))
+
+    @classmethod
+    def landmarker(cls, config: "Config", model: Any) -> "Landmarker":
+        """Landmarkers for 1..N faces, detecting newcomers twice a second (core.multiface)."""
+        from core.multiface import NewcomerSearchLandmarker
+
+        return NewcomerSearchLandmarker(model, max_faces=group_faces(config.pipeline.max_faces))
+
+    def observe(self, faces: Sequence[FaceObservation], t_ms: float) -> SmileReading | None:
+        """Every face tracked; the largest one drives the kiosk's attract/mirror decision."""
+        return self.group.observe(faces, t_ms)
+
+    def step(self, tick) -> Screen:
+        self._view = self.group.view(tick.now_ms)
+        return tick.screen
+
+    def view(self) -> GroupView | None:
+        return self._view
+
+    def animating(self) -> bool:
+        return self._view is not None and self._view.animating
+
+    def record(self) -> dict:
+        return {"faces": self.group.records()}
+
+    def close(self) -> None:
+        self.group.close()
+
+    def paint(self, view: "View", p: Painter) -> None:
+        group: GroupView | None = view.mode
+        if view.frame is None:
+            return
+        if view.screen is Screen.MIRROR and group is not None and group.faces:
+            p.camera(view.frame, mirror=view.mirror)
+            self._painter.draw(group, p)
+        else:
+            paint_attract(view, p)
+
+
+class GroupPainter:
+    """Sizes in layout units `u`, like every painter; confetti positions are fixed per run."""
+
+    def __init__(self) -> None:
+        rng = np.random.default_rng(9)
+        n = 90
+        self._confetti = np.column_stack([rng.uniform(0, 1, n), rng.uniform(-0.4, 0.0, n), rng.uniform(0.5, 1.1, n),
+                                          rng.uniform(0, 2 * math.pi, n), rng.integers(0, len(CONFETTI), n)])
+
+    def draw(self, group: GroupView, p: Painter) -> None:
+        faces = [f for f in group.faces if f.reading is not None]
+        for face in faces:
+            p.face_marks(face.reading.box, score_colour(face.reading.score))
+        if group.celebration > 0:  # behind the numbers, so they stay readable
+            self._celebrate(group.celebration, p)
+        for face in faces:
+            self._tag(face.reading.score, face.reading.kind, face.box, p)
+        for spark in group.sparks:
+            self._spark(spark, p)
+        self._meter(group, p)
+
+    @staticmethod
+    def _radius(p: Painter) -> float:
+        return 7.5 * p.u
+
+    def _anchor(self, box, p: Painter) -> tuple[float, float, bool]:
+        """Where a face's tag goes: centred just above the head; when the head is too near the
+        top, beside it (never below the chin, where the group meter is). The flag says whether
+        the word goes over the gauge (True) or under it."""
+        assert p.map is not None
+        left, top, right, bottom = p.map.box(box)
+        u = p.u
+        gauge = 2 * self._radius(p) + 4
+        pad = 0.13 * (right - left)
+        above = top - pad - round(1.0 * u) - gauge / 2  # just over the brackets
+        if above - gauge / 2 - round(6.5 * u) > 0:  # room for the gauge and its word
+            return (left + right) / 2, above, True
+        side = right + pad + round(2 * u) + gauge / 2
+        if side + gauge / 2 + round(4 * u) > p.w:
+            side = left - pad - round(2 * u) - gauge / 2
+        return side, max(top, gauge / 2 + round(1 * u)) + gauge / 2, False
+
+    def _tag(self, score: float, kind: SmileKind, box, p: Painter) -> None:
+        cx, cy, above = self._anchor(box, p)
+        u = p.u
+        rect = p.gauge(score, (cx, cy), self._radius(p), number_px=round(8 * u), thickness=1.5 * u, backdrop=True)
+        word = kind.label if kind is not SmileKind.NONE else "Smile!"
+        colour = KIND_COLOURS[kind] if kind is not SmileKind.NONE else MUTED
+        gap = round(0.5 * u)  # the word sits on the side away from the face
+        if above:
+            p.text(word, round(5 * u), colour, midbottom=(round(cx), rect.top - gap))
+        else:
+            p.text(word, round(5 * u), colour, midtop=(round(cx), rect.bottom + gap))
+
+    def _spark(self, spark: Spark, p: Painter) -> None:
+        """A glowing dot flies on an arc from the first smiler's gauge to the next one's, with a
+        fading trail, and lands in a ring that opens around the newcomer's gauge."""
+        u = p.u
+        ax, ay, _ = self._anchor(spark.source, p)
+        bx, by, _ = self._anchor(spark.target, p)
+        lift = max(12 * u, 0.35 * abs(bx - ax))
+        mx, my = (ax + bx) / 2, min(ay, by) - lift
+        if my < 4 * u:
+            mx, my = (ax + bx) / 2, max(ay, by) + lift  # no room above: arc underneath
+        fly = min(1.0, spark.progress / 0.7)
+        head = 1 - (1 - fly) ** 3  # ease out
+
+        def point(s: float) -> tuple[float, float]:
+            return ((1 - s) ** 2 * ax + 2 * (1 - s) * s * mx + s * s * bx,
+                    (1 - s) ** 2 * ay + 2 * (1 - s) * s * my + s * s * by)
+
+        if fly < 1.0:
+            for i in range(14, -1, -1):
+                s = head - i * 0.028
+                if s < 0:
+                    continue
+                fade = 1 - i / 15
+                p.dot(point(s), (0.35 + 1.25 * fade) * u, GOLD, alpha=round(230 * fade))
+            for k, alpha in ((3.2, 50), (2.3, 90), (1.5, 255)):
+                p.dot(point(head), k * u, (255, 240, 200), alpha=alpha)
+        else:
+            land = (spark.progress - 0.7) / 0.3
+            alpha = round(255 * (1 - land))
+            p.dot((bx, by), self._radius(p) + land * 9 * u, GOLD, alpha=alpha, filled=False,
+                  width=max(2, round(0.7 * u)))
+            text = f"Smile passed on! ×{spark.length}" if spark.length > 2 else "Smile passed on!"
+            px = round(4.6 * u)
+            y = by - self._radius(p) - 9.5 * u  # over the newcomer's tag, off their face
+            y = y if y - px / 2 > 2 * u else by + self._radius(p) + 9.5 * u
+            p.text(text, px, GOLD, alpha=alpha, center=(round(bx), round(y)))
+
+    def _meter(self, group: GroupView, p: Painter) -> None:
+        """The group smile level (a big gauge), how many smile (words and one dot per person)
+        and the chains counted, on the dark band at the bottom."""
+        u, h = p.u, p.h
+        band = round(h * 0.36)
+        p.fade(h - band, band)
+        radius = 15 * u
+        gx, gy = round(4 * u), round(h - 2 * radius - 4 - 4 * u)
+        p.gauge(group.level, (gx + radius + 2, gy + radius + 2), radius, number_px=round(15 * u))
+        tx = gx + round(2 * radius) + 4 + round(4 * u)
+        y = gy + round(1 * u)
+        caption = p.text("GROUP SMILE", round(4.2 * u), MUTED, topleft=(tx, y))
+        y = caption.bottom + round(0.8 * u)
+        if group.celebration > 0:  # the words pop in where the count was
+            pop = min(1.0, group.celebration / 0.1)
+            p.text("Everybody's smiling!", round((7.5 + 1.8 * (1 - (1 - pop) ** 2)) * u), GOLD, topleft=(tx, y))
+        else:
+            p.text(f"{group.smiling} of {group.present} smiling", round(9 * u),
+                   GOLD if group.present > 1 and group.smiling == group.present else INK, topleft=(tx, y))
+        y = y + round(9 * u) + round(2.2 * u)
+        dot = round(2.6 * u)
+        mirror = p.map.mirror if p.map is not None else True
+        faces = sorted((f for f in group.faces if f.reading is not None),
+                       key=lambda f: -(f.box[0] + f.box[2]) if mirror else (f.box[0] + f.box[2]))
+        x = tx + dot
+        for f in faces:
+            colour = score_colour(f.reading.score)
+            p.dot((x, y + dot), dot, colour, filled=f.reading.score >= SMILE_AT, width=2)
+            x += round(3 * dot)
+        if group.chains:
+            p.text(f"Smile chains  {group.chains}", round(4.6 * u), MUTED, midleft=(x + dot, y + dot))
+
+    def _celebrate(self, t: float, p: Painter) -> None:
+        """Confetti falls over everything (the meter says "Everybody's smiling!")."""
+        u, w, h = p.u, p.w, p.h
+        fade = min(1.0, (1 - t) / 0.2)
+        for x0, y0, speed, phase, ci in self._confetti:
+            y = (y0 + speed * t * 1.3) * h
+            if y < -2 * u or y > h:
+                continue
+            x = x0 * w + math.sin(phase + t * 9) * 2.5 * u
+            p.confetto((x, y), u, math.degrees(phase + t * 12), CONFETTI[int(ci)], alpha=round(235 * fade))
