@@ -268,7 +268,7 @@ def test_readings_to_a_full_disk_warn_once_and_the_mirror_carries_on(face_video:
 
     readings = open_readings("/dev/full")
     app = App(open_source=lambda: VideoFileSource(face_video, pace=False), landmarker=MediapipeLandmarker(model_path),
-              display=RecordingDisplay((640, 480)), readings=readings)
+              display=RecordingDisplay(screen=(640, 480)), readings=readings)
     app.states = Watched()
     app.run()
     assert app.stats.loop_errors == 0 and Screen.FAILSAFE not in seen
