@@ -21,8 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from core.safe_io import (FolderLock, discard, publish, remove_stale_temporaries, shown, write_atomically,
-                          write_temporary)
+from core.safe_io import FolderLock, discard, publish, remove_stale_temporaries, shown, write_temporary
 from core.statefile import Invalid, StateFile, finite_number, whole_number
 from core.types import SmileReading
 
@@ -31,11 +30,6 @@ log = logging.getLogger(__name__)
 
 class PhotoNotSaved(OSError):
     """A photo could not be written; the message is fit for the screen."""
-
-
-def _write_atomically(path: Path, data: bytes, *, exclusive: bool) -> None:
-    """Kept for callers of the old name; see core.safe_io.write_atomically."""
-    write_atomically(path, data, exclusive=exclusive)
 
 
 def _check_counter(path: tuple[str, ...], value: Any) -> Any:

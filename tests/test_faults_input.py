@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from core import assets
 
@@ -236,6 +237,30 @@ def test_config_check_refuses_exactly_what_a_start_refuses(text: str, words: str
         no_traceback(done)
         assert done.returncode == 2 and words in done.stderr, done.stderr[-1500:]
     assert check.stderr.strip().splitlines()[-1] == start.stderr.strip().splitlines()[-1], "the same sentence"
+
+
+NUMBERS = st.one_of(st.integers(-10, 10**19), st.floats(allow_nan=True, allow_infinity=True),
+                    st.sampled_from([1e308, -1e308, 1e9, 2**63 - 1, 0, 0.1]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.fixed_dictionaries({}, optional={
+    "booth.quota_mb": NUMBERS, "booth.min_free_mb": NUMBERS, "booth.hold_ms": NUMBERS, "booth.countdown": NUMBERS,
+    "booth.review_s": NUMBERS, "booth.cooldown_s": NUMBERS, "pipeline.score_hz": NUMBERS,
+    "pipeline.idle_hz": NUMBERS, "pipeline.max_cpu": NUMBERS, "run.frames": NUMBERS}))
+def test_numbers_the_config_accepts_are_numbers_the_start_can_hold(tmp_path_factory, values: dict) -> None:
+    """Whatever passes the config's checks builds the photo booth and the scheduler without a
+    crash (1e308 MB used to pass the check and overflow at start)."""
+    from core.config import Config, ConfigError
+    from kiosk.build import build_scheduler
+    from kiosk.modes.photobooth import BoothMode
+
+    try:
+        config = Config().replace({**values, "run.state_dir": str(tmp_path_factory.mktemp("s"))})
+    except ConfigError:
+        return
+    build_scheduler(config)
+    BoothMode.from_config(config).close()
 
 
 @pytest.mark.model
