@@ -414,3 +414,30 @@ def test_a_missing_demo_image_is_never_downloaded_at_run_time(model_path: Path, 
     assert done.returncode == 2 and "run `smile-mirror model fetch" in done.stderr, done.stderr
     assert "pip" not in done.stderr and "download" not in done.stderr.lower()
     assert list(empty.iterdir()) == [], "nothing was fetched into the cache"
+
+
+@pytest.mark.model
+def test_a_variant_that_looks_like_a_bundle_but_does_not_load_falls_back(model_cache: Path, tmp_path: Path,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """Past every file check (a zip of three "TFL3" members) and still no model: the builder
+    loads the verified official model instead."""
+    import zipfile
+
+    from core.config import Config
+    from kiosk.build import build_landmarker
+    from kiosk.modes import mode_class
+
+    (tmp_path / assets.MODEL.filename).write_bytes((model_cache / assets.MODEL.filename).read_bytes())
+    fake = tmp_path / "face_landmarker-int8.task"
+    with zipfile.ZipFile(fake, "w") as zf:
+        for member in ("face_detector.tflite", "face_landmarks_detector.tflite", "face_blendshapes.tflite"):
+            zf.writestr(member, b"\0\0\0\0TFL3" + b"\0" * 64)
+    config = Config()
+    with caplog.at_level("WARNING"):
+        lm = build_landmarker(config, fake, mode_class("lobby"))
+    try:
+        assert "does not load" in caplog.text and "using the official model" in caplog.text
+        assert lm.detect(cv2.cvtColor(cv2.imread(str(model_cache / assets.ASTRONAUT.filename)), cv2.COLOR_BGR2RGB),
+                         0.0), "the official model finds the face"
+    finally:
+        lm.close()
