@@ -13,7 +13,6 @@ import os
 import re
 from pathlib import Path
 
-
 from core.errors import ConfigError
 from core.safe_io import shown
 
@@ -28,7 +27,7 @@ def check_source(spec: str, cache: Path | None = None) -> None:
     provisioned demo image: a run never downloads it)."""
     kind, sep, arg = spec.partition(":")
     if kind not in SOURCE_KINDS or (kind in ("auto", "picamera2", "demo") and sep):
-        raise ConfigError(f"source {shown(spec)!s} is not a source; use one of: {SPEC_HELP}.")
+        raise ConfigError(f"source {shown(spec)} is not a source; use one of: {SPEC_HELP}.")
     if kind == "webcam" and arg and not (arg.isdigit() or re.fullmatch(r"/dev/[\w./-]+", arg)):
         raise ConfigError(f"source {shown(spec)}: a webcam is a number (webcam:0) or a device (webcam:/dev/video0).")
     if kind == "video":
