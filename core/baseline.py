@@ -9,12 +9,9 @@ such as the light. It is thrown away when the face leaves, so the next visitor s
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass, field
 from typing import Mapping
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)

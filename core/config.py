@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -60,7 +61,7 @@ class DisplayConfig:
 class ModelConfig:
     path: str = _opt("", "an explicit face_landmarker.task (verified by checksum); empty: the cache", flag="--model")
     dir: str = _opt("", "model cache folder; empty: per-user cache, or the system path for the kiosk", flag="--model-dir")
-    # issue 5: written by `smile-mirror model tune`; see core/VARIANTS.md
+    # written by `smile-mirror model tune` (the fastest variant that passed the gate here); see core/VARIANTS.md
     variant: str = _opt("official", "Face Landmarker variant built by `model build` and chosen by `model tune`; "
                         "one that is missing, altered or failed the accuracy gate falls back to official",
                         choices=("official", "float32", "int8-weights", "int8"))
@@ -152,7 +153,7 @@ def _check(section: str, f: dataclasses.Field, value: Any, origin: str) -> Any:
     if want is float and isinstance(value, int) and not isinstance(value, bool):
         try:
             value, ok = float(value), True
-        except OverflowError:  # an integer too large for a float (issue 7: was an uncaught crash)
+        except OverflowError:  # an integer too large for a float is a mistake to name, not a crash
             ok = False
     meta = f.metadata
     if ok and meta.get("choices") and value not in meta["choices"]:
@@ -168,8 +169,8 @@ def _check(section: str, f: dataclasses.Field, value: Any, origin: str) -> Any:
 
 
 def _shown(name: str) -> str:
-    """A name from the file as it can be printed on one line (issue 7: a quoted TOML key may
-    hold newlines or control characters, which split the error message)."""
+    """A name from the file as it can be printed on one line (a quoted TOML key may hold
+    newlines or control characters, which would split the error message)."""
     return name if name.isprintable() and len(name) <= 40 else repr(name)[:40]
 
 
@@ -249,3 +250,47 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return repr(value)
+
+
+def write_option(path: Path, dotted: str, value: Any) -> None:
+    """Set one key (`"model.variant"`) in a TOML config file, keeping its comments and every
+    other line as they are; the value is checked first, and the whole new file is validated
+    before it replaces the old one, so a kiosk is never left with a config it cannot start on."""
+    section, _, key = dotted.partition(".")
+    known = {f.name: f for f in fields(SECTIONS[section])} if section in SECTIONS else {}
+    if key not in known:
+        raise ConfigError(f"{dotted} is not a config key; see `smile-mirror config default`.")
+    value = _check(section, known[key], value, str(path))
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    lines = text.splitlines()
+    line = f"{key} = {_toml_value(value)}"
+    current = None
+    start = end = None
+    for i, raw in enumerate(lines):
+        head = re.match(r"\s*\[([^\]]+)\]\s*(#.*)?$", raw)
+        if head:
+            if current == section and end is None:
+                end = i
+            current = head.group(1).strip()
+            if current == section:
+                start = i
+            continue
+        if current == section and re.match(rf"\s*{re.escape(key)}\s*=", raw):
+            lines[i] = line
+            break
+    else:
+        if start is None:
+            lines += ([""] if lines and lines[-1].strip() else []) + [f"[{section}]", line]
+        else:
+            at = end if end is not None else len(lines)
+            while at > start + 1 and not lines[at - 1].strip():
+                at -= 1  # after the section's last key, not after its trailing blank lines
+            lines.insert(at, line)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        load_config(tmp)
+    except ConfigError:
+        tmp.unlink()
+        raise
+    tmp.replace(path)

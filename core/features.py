@@ -16,7 +16,6 @@ movement grows: most rise with a smile, while frown, pucker, roll_lower and shru
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Mapping
 
@@ -24,7 +23,6 @@ import numpy as np
 
 from core.types import FaceObservation
 
-log = logging.getLogger(__name__)
 
 # MediaPipe Face Mesh indices ("R" = the person's right, on the left of an unmirrored image).
 R_EYE_OUT, R_EYE_IN, L_EYE_OUT, L_EYE_IN = 33, 133, 263, 362

@@ -20,7 +20,6 @@ Same interface as `core.landmarker.Landmarker`.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Callable
 
@@ -29,8 +28,6 @@ import numpy as np
 from core.landmarker import Landmarker
 from core.tracking import dedupe
 from core.types import FaceObservation
-
-log = logging.getLogger(__name__)
 
 
 class NewcomerSearchLandmarker:

@@ -2,8 +2,12 @@
 boxes so the display loop never waits for the model and no frame is ever queued.
 
 `CaptureThread` keeps the newest camera frame and reopens a failed camera with back-off (as
-Frigate's CameraWatchdog does). `InferenceWorker` scores one frame at a time; a frame offered
-while it is busy is refused, and the scheduler counts it as skipped.
+Frigate's CameraWatchdog does); everything it learns is published under its lock and read
+through `status()`, and a still photo comes back as a `Future` resolved by the capture thread
+(as picamera2's `Job` does). `InferenceWorker` scores one frame at a time; a frame offered
+while it is busy is refused, and the scheduler counts it as skipped. `SyncInference` does the
+same work in the caller's thread; both hand the frame to one `LandmarkerRunner`, which owns the
+failure count.
 """
 
 from __future__ import annotations
@@ -11,11 +15,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-
 
 from core.clock import now_ms
 from core.errors import FrameError, SourceError
@@ -45,11 +49,17 @@ class Throttle:
 
 @dataclass(frozen=True, slots=True)
 class CaptureStatus:
+    """What the capture thread knows, taken in one piece under its lock."""
+
     state: str        # "starting", "running", "unavailable", "ended"
     reason: str = ""
     frames: int = 0
     bad_frames: int = 0
     reconnects: int = 0
+    source_name: str = ""    # the open source ("" before the first one opened)
+    live: bool = True        # a camera (newest frame wins), not media (every frame handed over)
+    realtime: bool = True    # frames come at their own pace (false: media as fast as possible)
+    heartbeat_ms: float = 0.0  # last sign of progress: a frame read, or a retry on schedule
 
 
 class CaptureThread:
@@ -73,37 +83,25 @@ class CaptureThread:
         self._state, self._reason = "starting", ""
         self._frames = self._bad = self._reconnects = 0
         self._heartbeat_ms = now_ms()
-        self.source_name = ""
-        self.live = True
-        self.realtime = True
-        self._still_wanted = threading.Event()
-        self._still_seq = 0  # the request being served; a late answer to an older one is dropped
-        self._still: tuple[int, np.ndarray | None] | None = None
+        self._source_name, self._live, self._realtime = "", True, True
+        self._still: Future[np.ndarray | None] | None = None  # asked for, not yet taken up
+        self._finished = False
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
 
-    def request_still(self) -> None:
-        """Ask for a full-resolution still; it is taken between two frames, in this thread,
-        because camera libraries are not safe to call from two threads at once."""
+    def request_still(self) -> Future[np.ndarray | None]:
+        """Ask for a full-resolution still. It is taken between two frames, in this thread,
+        because camera libraries are not safe to call from two threads at once. The future
+        gives the image, or None when the source could not give one (use the preview frame
+        instead). Cancelling it drops the answer; a newer request replaces an unserved one."""
+        future: Future[np.ndarray | None] = Future()
         with self._cond:
-            self._still_seq += 1
-            self._still = None
-        self._still_wanted.set()
-
-    def take_still(self) -> tuple[np.ndarray | None] | None:
-        """None while the still is pending; else a 1-tuple holding the image, or None inside
-        when the source could not give one (use the preview frame instead)."""
-        with self._cond:
-            if self._still is None or self._still[0] != self._still_seq:
-                return None
-            image, self._still = self._still[1], None
-        return (image,)
-
-    def cancel_still(self) -> None:
-        """Give up on the pending still (its answer, if it comes, is dropped)."""
-        self._still_wanted.clear()
-        with self._cond:
-            self._still_seq += 1
-            self._still = None
+            if self._finished:  # nobody left to take it
+                future.set_result(None)
+                return future
+            if self._still is not None:
+                self._still.cancel()
+            self._still = future
+        return future
 
     def start(self) -> "CaptureThread":
         self._thread.start()
@@ -111,13 +109,31 @@ class CaptureThread:
 
     def status(self) -> CaptureStatus:
         with self._cond:
-            return CaptureStatus(self._state, self._reason, self._frames, self._bad, self._reconnects)
+            return CaptureStatus(self._state, self._reason, self._frames, self._bad, self._reconnects,
+                                 self._source_name, self._live, self._realtime, self._heartbeat_ms)
+
+    @property
+    def source_name(self) -> str:
+        with self._cond:
+            return self._source_name
+
+    @property
+    def live(self) -> bool:
+        with self._cond:
+            return self._live
+
+    @property
+    def realtime(self) -> bool:
+        with self._cond:
+            return self._realtime
 
     def alive(self, now: float) -> bool:
         """The capture thread is making progress: delivering frames, or retrying a lost camera
         on schedule. False when it is stuck inside a driver call (only a restart helps then)."""
         limit_ms = 1000.0 * (max(self._backoff[1], self.stale_s) + 2.0)
-        return self._thread.is_alive() and now - self._heartbeat_ms <= limit_ms
+        with self._cond:
+            heartbeat = self._heartbeat_ms
+        return self._thread.is_alive() and now - heartbeat <= limit_ms
 
     def next_frame(self, after_index: int, timeout_s: float) -> tuple[Frame, float] | None:
         """The newest frame with an index after `after_index` and its receipt time, waiting up
@@ -156,7 +172,7 @@ class CaptureThread:
         delay = self._backoff[0]
         source: FrameSource | None = None
         index = 0  # our own frame numbering: stays increasing across reconnects
-        t_shift, last_t = 0.0, float("-inf")  # and frame times too (issue 7): see below
+        t_shift, last_t = 0.0, float("-inf")  # and frame times too: see below
         try:
             while not self._stop.is_set():
                 if source is None:
@@ -168,17 +184,16 @@ class CaptureThread:
                         self._stop.wait(delay)
                         delay = min(delay * 2, self._backoff[1])
                         continue
-                    self.source_name, self.live, self.realtime = source.name, source.live, source.realtime
+                    with self._cond:
+                        self._source_name, self._live, self._realtime = source.name, source.live, source.realtime
                     self._set("running")
-                if self._still_wanted.is_set():
-                    self._still_wanted.clear()
-                    self._capture_still(source)
+                self._serve_still(source)
                 try:
                     frame = source.read()
-                    if frame is None and self.live:  # a camera has no end: nothing means it is lost
+                    if frame is None and source.live:  # a camera has no end: nothing means it is lost
                         raise SourceError(f"{source.name} returned no frame")
                 except Exception as exc:  # SourceError, or any other driver failure: reopen it
-                    # (issue 7) back off here too, so a camera that opens but never reads is not
+                    # back off here too, so a camera that opens but never reads is not
                     # reopened in a tight loop, nor logged hundreds of times a second
                     log.warning("%s; reopening in %.1f s", _reason(exc), delay)
                     self._set("unavailable", _reason(exc))
@@ -189,7 +204,8 @@ class CaptureThread:
                     self._stop.wait(delay)
                     delay = min(delay * 2, self._backoff[1])
                     continue
-                self._heartbeat_ms = now_ms()
+                with self._cond:
+                    self._heartbeat_ms = now_ms()
                 if frame is None:
                     self._set("ended", "end of media")
                     return
@@ -212,22 +228,28 @@ class CaptureThread:
             if source is not None:
                 _close_quietly(source)
             with self._cond:
+                self._finished = True
+                pending, self._still = self._still, None
                 self._cond.notify_all()
+            if pending is not None and pending.set_running_or_notify_cancel():
+                pending.set_result(None)  # no source any more: the preview frame will do
 
-    def _capture_still(self, source: FrameSource) -> None:
+    def _serve_still(self, source: FrameSource) -> None:
+        """Take the still asked for, if any (and not cancelled meanwhile)."""
         with self._cond:
-            seq = self._still_seq
+            future, self._still = self._still, None
+        if future is None or not future.set_running_or_notify_cancel():
+            return
         try:
             image = source.capture_still()
         except Exception as exc:  # a failed still must not take the preview down with it
             log.warning("still capture failed (%s); using the preview frame", exc)
             image = None
-        with self._cond:
-            self._still = (seq, image)
+        future.set_result(image)
 
     def _publish(self, frame: Frame) -> None:
         with self._cond:
-            if not self.live:  # media: hand over every frame
+            if not self._live:  # media: hand over every frame
                 while not self._taken and not self._stop.is_set():
                     self._cond.wait(0.1)
             self._frame, self._received_ms, self._taken = frame, now_ms(), False
@@ -250,7 +272,7 @@ def _close_quietly(source: FrameSource) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class Inference:
+class InferenceResult:
     """One finished landmarker run."""
 
     frame_index: int
@@ -266,15 +288,54 @@ class Inference:
         return self.done_ms - self.received_ms
 
 
+class LandmarkerRunner:
+    """Runs the landmarker on one frame at a time and owns what that costs: the failure count
+    and the throttled warning. One bad frame never stops the mirror: it becomes a result with
+    no faces and the error named."""
+
+    def __init__(self, landmarker: Landmarker, throttle: Throttle | None = None) -> None:
+        self.landmarker = landmarker
+        self.throttle = throttle or Throttle()
+        self._lock = threading.Lock()  # the count is written by the worker, read by the display
+        self._errors = 0
+
+    @property
+    def errors(self) -> int:
+        with self._lock:
+            return self._errors
+
+    def run(self, frame: Frame, received_ms: float) -> InferenceResult:
+        t0 = now_ms()
+        error = ""
+        try:
+            faces = self.landmarker.detect(frame.rgb, frame.t_ms)
+        except Exception as exc:  # one bad frame must not stop the mirror
+            faces, error = [], f"{type(exc).__name__}: {exc}"
+            with self._lock:
+                self._errors += 1
+                errors = self._errors
+            if self.throttle.ready():
+                log.warning("landmarker failed on frame %d (%s); frame skipped (%d so far)", frame.index, error,
+                            errors)
+        t1 = now_ms()
+        return InferenceResult(frame_index=frame.index, t_ms=frame.t_ms, received_ms=received_ms, done_ms=t1,
+                               faces=faces, infer_ms=t1 - t0, error=error)
+
+    def close(self) -> None:
+        self.landmarker.close()
+
+
 class SyncInference:
     """Runs the landmarker in the caller's thread: the naive baseline, and deterministic
     batch processing. Same interface as InferenceWorker."""
 
     def __init__(self, landmarker: Landmarker) -> None:
-        self.landmarker = landmarker
-        self.errors = 0
-        self._result: Inference | None = None
-        self._throttle = Throttle()
+        self.runner = LandmarkerRunner(landmarker)
+        self._result: InferenceResult | None = None
+
+    @property
+    def errors(self) -> int:
+        return self.runner.errors
 
     @property
     def busy(self) -> bool:
@@ -284,32 +345,38 @@ class SyncInference:
         return True
 
     def submit(self, frame: Frame, received_ms: float) -> bool:
-        self._result = _run_landmarker(self.landmarker, frame, received_ms, self)
+        self._result = self.runner.run(frame, received_ms)
         return True
 
-    def poll(self) -> Inference | None:
+    def poll(self) -> InferenceResult | None:
         result, self._result = self._result, None
         return result
 
     def close(self) -> None:
-        self.landmarker.close()
+        self.runner.close()
 
 
-class InferenceWorker(SyncInference):
+class InferenceWorker:
     """Runs the landmarker in a background thread, one frame at a time, never queueing."""
 
     def __init__(self, landmarker: Landmarker) -> None:
-        super().__init__(landmarker)
+        self.runner = LandmarkerRunner(landmarker)
         self._cond = threading.Condition()
         self._job: tuple[Frame, float] | None = None
+        self._result: InferenceResult | None = None
         self._busy = False
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
         self._thread.start()
 
     @property
+    def errors(self) -> int:
+        return self.runner.errors
+
+    @property
     def busy(self) -> bool:
-        return self._busy
+        with self._cond:
+            return self._busy
 
     def submit(self, frame: Frame, received_ms: float) -> bool:
         with self._cond:
@@ -319,7 +386,7 @@ class InferenceWorker(SyncInference):
             self._cond.notify_all()
             return True
 
-    def poll(self) -> Inference | None:
+    def poll(self) -> InferenceResult | None:
         with self._cond:
             result, self._result = self._result, None
         return result
@@ -337,7 +404,7 @@ class InferenceWorker(SyncInference):
                     return
                 frame, received = self._job  # type: ignore[misc]
                 self._job = None
-            result = _run_landmarker(self.landmarker, frame, received, self)
+            result = self.runner.run(frame, received)
             with self._cond:
                 self._result, self._busy = result, False
                 self._cond.notify_all()
@@ -350,20 +417,4 @@ class InferenceWorker(SyncInference):
         if self._thread.is_alive():  # still inside the model: closing it under the thread would crash
             log.warning("the landmarker did not finish within 5 s; leaving it to the process exit")
             return
-        self.landmarker.close()
-
-
-def _run_landmarker(landmarker: Landmarker, frame: Frame, received_ms: float, owner: SyncInference) -> Inference:
-    t0 = now_ms()
-    error = ""
-    try:
-        faces = landmarker.detect(frame.rgb, frame.t_ms)
-    except Exception as exc:  # one bad frame must not stop the mirror
-        faces, error = [], f"{type(exc).__name__}: {exc}"
-        owner.errors += 1
-        if owner._throttle.ready():
-            log.warning("landmarker failed on frame %d (%s); frame skipped (%d so far)", frame.index, error,
-                        owner.errors)
-    t1 = now_ms()
-    return Inference(frame_index=frame.index, t_ms=frame.t_ms, received_ms=received_ms, done_ms=t1, faces=faces,
-                     infer_ms=t1 - t0, error=error)
+        self.runner.close()

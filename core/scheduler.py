@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
+
+from core.motion import change, thumbnail
 
 
 @dataclass(slots=True)
@@ -30,7 +31,7 @@ class Scheduler:
     idle_hz: float = 4.0
     max_cpu: float = 0.5
     change_per_s: float = 20.0   # score points/s above which a smile counts as changing
-    motion_threshold: float = 6.0  # mean abs grey-level change (0-255) of a 32x24 thumbnail
+    motion_threshold: float = 6.0  # mean abs grey-level change (0-255) of the motion thumbnail
     stats: SchedulerStats = field(default_factory=SchedulerStats)
     infer_ms: float = 0.0        # exponential moving average of measured inference time
     _last_submit_ms: float = field(default=-1e12)
@@ -61,7 +62,7 @@ class Scheduler:
         self._last_submit_ms = now_ms
         self.stats.submitted += 1
         if rgb is not None and not self._face:
-            self._thumb = _thumbnail(rgb)
+            self._thumb = thumbnail(rgb)
         return True
 
     def observe(self, infer_ms: float, face: bool, score_rate: float = 0.0) -> None:
@@ -74,9 +75,4 @@ class Scheduler:
     def _moved(self, rgb: np.ndarray) -> bool:
         if self._thumb is None:
             return True
-        return float(cv2.absdiff(_thumbnail(rgb), self._thumb).mean()) >= self.motion_threshold
-
-
-def _thumbnail(rgb: np.ndarray) -> np.ndarray:
-    grey = cv2.cvtColor(cv2.resize(rgb, (32, 24), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
-    return grey
+        return float(change(self._thumb, thumbnail(rgb)).mean()) >= self.motion_threshold

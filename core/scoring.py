@@ -1,7 +1,7 @@
 """The Smile Score: pure functions from a FaceObservation (+ the visitor's baseline) to a reading.
 
 Score: a small logistic model over blendshape and pose-free geometry features (trained by
-`core.train_scorer`, weights in `score_model.json`). Its logit z gives `score = 100 * sigmoid(z / T)`:
+`core.offline.train_scorer`, weights in `score_model.json`). Its logit z gives `score = 100 * sigmoid(z / T)`:
 z = 0 (even odds of "smiling") is exactly 50; one temperature T above 50 makes a broad smile read
 about 80, another below 50 makes a relaxed neutral face read about 10 (monotonic, continuous). Eye engagement: anatomy, not learning: how far the eye aperture, lower lid,
 infra-orbital cheek and eyeSquint have moved from the neutral face (the visitor's own once
@@ -23,12 +23,11 @@ import numpy as np
 from core.baseline import Baseline
 from core.features import face_features
 from core.smoothing import Hysteresis, OneEuroFilter, band
-from core.types import FaceObservation, SmileKind, SmileReading
+from core.types import SMILE_AT, FaceObservation, SmileKind, SmileReading
 
 log = logging.getLogger(__name__)
 
 MODEL_PATH = Path(__file__).with_name("score_model.json")
-SMILE_AT = 50.0    # score at which a face counts as smiling
 GENUINE_AT = 50.0  # eye engagement at which a smile counts as genuine
 GENUINE_OFF = 44.0  # ... and below which a tracked genuine smile stops being genuine
 NEUTRAL_BELOW = 30.0  # frames scoring under this teach the visitor's neutral baseline
@@ -179,4 +178,4 @@ class SmileTracker:
         proposed = SmileKind.NONE if score < SMILE_AT else (SmileKind.GENUINE if self._engaged else SmileKind.POSED)
         kind = self._kind(proposed, t_ms)
         return SmileReading(t_ms=t_ms, score=score, kind=kind, eye_engagement=eye, box=obs.box,
-                            raw_score=raw.raw_score, confidence=raw.confidence, features=raw.features)
+                            raw_score=raw.raw_score, features=raw.features)

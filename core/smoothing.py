@@ -9,11 +9,9 @@ instead: a new kind must hold for a while before the display switches to it.
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Generic, TypeVar
 
-log = logging.getLogger(__name__)
 
 K = TypeVar("K")
 

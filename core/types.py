@@ -62,12 +62,15 @@ class SmileKind(str, enum.Enum):
         return {"genuine": "Genuine smile", "posed": "Polite smile", "none": "No smile yet"}[self.value]
 
 
+SMILE_AT = 50.0  # the Smile Score at which a face counts as smiling: the scorer's decision line
+
+
 @dataclass(frozen=True, slots=True)
 class SmileReading:
     """The scorer's verdict on one face at one moment.
 
-    `score` 0-100 (>= 50 means smiling), `eye_engagement` 0-100, `raw_score` before any
-    smoothing, `confidence` 0-1 of the face itself, `box` normalised like the observation.
+    `score` 0-100 (`SMILE_AT` or more means smiling), `eye_engagement` 0-100, `raw_score`
+    before any smoothing, `box` normalised like the observation.
     """
 
     t_ms: float
@@ -76,12 +79,11 @@ class SmileReading:
     eye_engagement: float
     box: tuple[float, float, float, float]
     raw_score: float
-    confidence: float = 1.0
     features: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def smiling(self) -> bool:
-        return self.score >= 50.0
+        return self.score >= SMILE_AT
 
 
 def reading_record(reading: SmileReading | None) -> dict:

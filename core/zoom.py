@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from core.landmarker import Landmarker, box_of, check_frame
+from core.motion import THUMB, change, thumbnail
 from core.types import FaceObservation
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,6 @@ FACE_SHARE = 0.33   # the face's width as a share of its window's width
 SHARE_RANGE = (0.22, 0.5)  # outside this the window is resized
 RECENTRE_AT = 0.18  # the face centre this far (share of the window) from the window centre moves it
 MIN_WINDOW = 96     # pixels: the smallest window (a face of ~32 px)
-THUMB = (32, 24)    # motion is looked for in a grey thumbnail this size
 MOVED_BY = 16       # grey levels (0-255) a thumbnail pixel must change by to count as motion
 MOVED_MIN = 2       # thumbnail pixels that must change before a window is chosen by motion
 
@@ -59,18 +59,11 @@ def search_windows(width: int, height: int) -> list[Window]:
     return sorted(windows, key=lambda c: (round(abs(c[0] + w / 2 - cx) / w + abs(c[1] + h / 2 - cy) / h, 3), c[1], c[0]))
 
 
-def thumbnail(rgb: np.ndarray) -> np.ndarray:
-    """A small grey picture of the frame, for spotting motion cheaply (~0.1 ms)."""
-    import cv2
-
-    return cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), THUMB, interpolation=cv2.INTER_AREA).astype(np.int16)
-
-
 def window_nearest_motion(before: np.ndarray, now: np.ndarray, windows: list[Window],
                           size: tuple[int, int]) -> Window | None:
     """The window whose centre is nearest to the middle of what changed between two thumbnails;
     None when (almost) nothing changed."""
-    ys, xs = np.nonzero(np.abs(now - before) >= MOVED_BY)
+    ys, xs = np.nonzero(change(before, now) >= MOVED_BY)
     if len(xs) < MOVED_MIN:
         return None
     cx, cy = (xs.mean() + 0.5) * size[0] / THUMB[0], (ys.mean() + 0.5) * size[1] / THUMB[1]

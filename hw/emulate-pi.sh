@@ -85,9 +85,15 @@ parse_args() {
     done
 }
 
-# Every lock the installer can choose (its LOCK= lines), so one wheel folder serves both Pis.
+# Every lock the installer can choose for the emulated CPUs (by the rule it sources, with the
+# picamera2 it installs), so one wheel folder serves both Pis.
 installer_locks() {
-    grep -o 'LOCK=requirements/[A-Za-z0-9._-]*\.txt' "$SRC/hw/install.sh" | cut -d= -f2 | sort -u
+    local cpu
+    # shellcheck source=hw/lock-choice.sh
+    . "$SRC/hw/lock-choice.sh"
+    for cpu in "${CPUS[@]}"; do
+        smile_mirror_lock arm64 "${FEATURES[$cpu]}" yes
+    done | sort -u
 }
 
 plan() {

@@ -10,12 +10,13 @@
 # Idempotent: run it again after `git pull` to update (it reinstalls the package, keeps an
 # edited /etc/smile-mirror/config.toml, and restarts the mirror if it was running).
 #
-# Which mediapipe: read from the CPU's Features in /proc/cpuinfo. Every mediapipe 1.x aarch64
-# wheel needs ARMv8.2 (LSE atomics, dot product, fp16) and dies with SIGILL on a Pi 4
-# (Cortex-A72), so a CPU without atomics, asimddp and fphp gets requirements/mediapipe-0.10.txt
-# (mediapipe 0.10.18); a Pi 5 (Cortex-A76) gets requirements/mediapipe-1-numpy1.txt
-# (mediapipe 1.2.3). Both pin numpy 1.26: apt's python3-simplejpeg, which picamera2 imports
-# through --system-site-packages, is built against Bookworm's numpy 1.24 and fails under numpy 2.
+# Which mediapipe: read from the CPU's Features in /proc/cpuinfo by the rule in
+# hw/lock-choice.sh (shared with ./mirror). Every mediapipe 1.x aarch64 wheel needs ARMv8.2 (LSE
+# atomics, dot product, fp16) and dies with SIGILL on a Pi 4 (Cortex-A72), so a Pi 4 gets
+# requirements/mediapipe-0.10.txt (mediapipe 0.10.18); a Pi 5 (Cortex-A76) gets
+# requirements/mediapipe-1-numpy1.txt (mediapipe 1.2.3). Both pin numpy 1.26: apt's
+# python3-simplejpeg, which picamera2 imports through --system-site-packages, is built against
+# Bookworm's numpy 1.24 and fails under numpy 2.
 #
 # For tests (nothing here is needed on a Pi):
 #   SMILE_MIRROR_ROOT=/tmp/fakeroot  prefix for every file written; system-wide commands
@@ -38,6 +39,8 @@ readonly APT_PACKAGES=(
 )
 
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=hw/lock-choice.sh
+. "$SRC/hw/lock-choice.sh"  # which requirements/ lock suits a CPU: the rule ./mirror uses too
 ROOT="${SMILE_MIRROR_ROOT:-}"
 ROOT="${ROOT%/}"
 CPUINFO="${CPUINFO:-/proc/cpuinfo}"
@@ -163,18 +166,16 @@ choose_lock() {
         *) die "this installer is for 64-bit Raspberry Pi OS (arm64); this system is $arch. On a PC, follow the README's pip install instead." ;;
     esac
     [[ -r $CPUINFO ]] || die "cannot read $CPUINFO to tell a Pi 4 from a Pi 5"
-    local features missing=() f
-    features=" $(grep -m1 -i '^Features' "$CPUINFO" | cut -d: -f2- | tr -s '[:space:]' ' ') "
-    for f in atomics asimddp fphp; do
-        [[ $features == *" $f "* ]] || missing+=("$f")
-    done
-    if [[ ${#missing[@]} -eq 0 ]]; then
-        printf '# CPU has atomics, asimddp and fphp (ARMv8.2, e.g. Pi 5): mediapipe 1.2.3\n'
-        LOCK=requirements/mediapipe-1-numpy1.txt
+    local features missing
+    features="$(grep -m1 -i '^Features' "$CPUINFO" | cut -d: -f2- | tr -s '[:space:]' ' ')"
+    missing="$(smile_mirror_missing "$features")"
+    if [[ -z $missing ]]; then
+        printf '# CPU has %s (ARMv8.2, e.g. Pi 5): mediapipe 1.2.3\n' "$SMILE_MIRROR_ARMV82"
     else
-        printf '# CPU lacks %s (ARMv8.0, e.g. Pi 4): mediapipe 0.10.18, the newest that runs there\n' "${missing[*]}"
-        LOCK=requirements/mediapipe-0.10.txt
+        printf '# CPU lacks %s (ARMv8.0, e.g. Pi 4): mediapipe 0.10.18, the newest that runs there\n' "$missing"
     fi
+    # picamera2 is installed from apt below, so the venv always sees it (numpy 1.x locks)
+    LOCK="$(smile_mirror_lock "$arch" "$features" yes)"
     if [[ -r $DT_MODEL ]]; then
         printf '# board: %s\n' "$(tr -d '\0' <"$DT_MODEL")"
     fi

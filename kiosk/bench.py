@@ -35,10 +35,11 @@ from typing import Any
 
 import numpy as np
 
+from core.cpus import pin_cpus
 from core.scheduler import Scheduler
 
 MODES = ("pipeline", "naive", "display-small", "display-full", "inference")
-# issue 9, `--group`: group mode (up to 4 faces) on the same one-visitor video as `pipeline`;
+# `--group`: group mode (up to 4 faces) on the same one-visitor video as `pipeline`;
 # `group` detects newcomers twice a second (core.multiface), `group-fixed` is one landmarker
 # made with num_faces=4, whose detector runs on every frame while fewer than 4 faces are there.
 GROUP_MODES = ("group", "group-fixed")
@@ -220,7 +221,7 @@ def run_bench(*, video: Path | None, model: Path, cache: Path | None, frames: in
 
 
 def _variant_of(model: Path) -> str:
-    """Which Face Landmarker variant the run used (issue 5: `model.variant`, core/variants.py)."""
+    """Which Face Landmarker variant the run used (`model.variant` resolved by core/variants.py)."""
     from core.variants import describe
 
     return describe(model)
@@ -311,19 +312,11 @@ def _child_main(argv: list[str]) -> int:
     p.add_argument("--screen", default="1920x1080")
     a = p.parse_args(argv)
     if a.cpus:  # before any thread exists, so every thread inherits it
-        os.sched_setaffinity(0, parse_cpus(a.cpus))
+        pin_cpus(a.cpus)
     screen = tuple(int(v) for v in a.screen.lower().split("x"))
     result = run_child(a.child, a.video, a.model, a.frames, a.pace, a.width, a.height, screen)  # type: ignore[arg-type]
     print(json.dumps(result))
     return 0
-
-
-def parse_cpus(text: str) -> set[int]:
-    cpus: set[int] = set()
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        cpus.update(range(int(lo), int(hi or lo) + 1))
-    return cpus
 
 
 if __name__ == "__main__":

@@ -124,9 +124,10 @@ class BoothView:
 
 
 class StillCamera(Protocol):
-    def request_still(self) -> None: ...
-    def take_still(self) -> tuple | None: ...
-    def cancel_still(self) -> None: ...
+    """Where stills come from (the capture thread): the future gives the image, or None when
+    the camera could not take one; cancelling it drops an answer that comes too late."""
+
+    def request_still(self) -> Future[np.ndarray | None]: ...
 
 
 class PhotoBooth:
@@ -143,7 +144,7 @@ class PhotoBooth:
         self.slideshow = slideshow
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photo-writer")
         self._saving: Future | None = None
-        self._pending: tuple[SmileReading | None, float] | None = None
+        self._pending: tuple[SmileReading | None, float, Future[np.ndarray | None]] | None = None
         self._flash_at = -1e12
         self._photo: np.ndarray | None = None
         self._caption = ""
@@ -158,19 +159,18 @@ class PhotoBooth:
 
     def step(self, now_ms: float, reading: SmileReading | None, preview: np.ndarray | None,
              camera: StillCamera) -> BoothView:
-        smiling = reading is not None and reading.score >= 50.0
+        smiling = reading is not None and reading.smiling
         if smiling and not self._smiling:
             self._writer.submit(self.store.saw_smile)  # counters are written off the display thread
         self._smiling = smiling
         self._preview = preview
         status = self.trigger.step(now_ms, reading)
         if status.shoot:
-            camera.request_still()
-            self._pending = (reading, now_ms)
+            self._pending = (reading, now_ms, camera.request_still())
             self._flash_at = now_ms
             self._photo, self._caption = None, ""  # never show the previous guest's photo
         if self._pending is not None:
-            self._collect_still(now_ms, preview, camera)
+            self._collect_still(now_ms, preview)
         self._check_saved(now_ms)
         photo = self._photo if status.phase in (Phase.CAPTURE, Phase.REVIEW) else None
         flash = max(0.0, 1.0 - (now_ms - self._flash_at) / self.FLASH_MS)
@@ -202,23 +202,27 @@ class PhotoBooth:
         bgr = cv2.imread(str(path), cv2.IMREAD_REDUCED_COLOR_2)  # decoded at half size: quick
         return None if bgr is None else (path, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
-    def close(self, camera: StillCamera | None) -> None:
+    def close(self, camera: StillCamera | None = None) -> None:
         """Finish what was started, so nothing is lost at shutdown: a photo already shot is
-        saved (from the preview if its still never came) and the writer is waited for."""
-        if self._pending is not None and camera is not None:
-            self._collect_still(float("inf"), self._preview, camera)
+        saved (from the preview if its still never came) and the writer is waited for. The
+        camera is not needed for that (a still that has not come is cancelled); it may be given."""
+        if self._pending is not None:
+            self._collect_still(float("inf"), self._preview)
         self._writer.shutdown(wait=True)
         self._check_saved(float("inf"))
         self.store.close()
 
-    def _collect_still(self, now_ms: float, preview: np.ndarray | None, camera: StillCamera) -> None:
-        reading, asked_at = self._pending  # type: ignore[misc]
-        got = camera.take_still()
-        if got is None and now_ms - asked_at < self.STILL_TIMEOUT_MS:
+    def _collect_still(self, now_ms: float, preview: np.ndarray | None) -> None:
+        reading, asked_at, still = self._pending  # type: ignore[misc]
+        if not still.done() and now_ms - asked_at < self.STILL_TIMEOUT_MS:
             return  # still on its way
-        if got is None:
-            camera.cancel_still()  # too late: the preview frame will do; a late still is dropped
-        image = got[0] if got is not None and got[0] is not None else preview
+        image = None
+        if still.done() and not still.cancelled():
+            image = still.result()
+        else:
+            still.cancel()  # too late: the preview frame will do; a late still is dropped
+        if image is None:
+            image = preview
         self._pending = None
         if now_ms != float("inf"):
             self.trigger.restart_review(now_ms)

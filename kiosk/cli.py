@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "model; without it a build inherits the committed gate result of identical bytes")
     mb.add_argument("--limit", type=int, default=600, help="gate photos (default 600)")
     mb.add_argument("--build-python", help="interpreter with requirements/build.txt (default: .venv/build)")
-    mb.add_argument("--record", action="store_true", help="store the gate results in core/variant_gate.json")
+    mb.add_argument("--record", type=Path, metavar="FILE", help="also add the gate results (needs --data) to this "
+                    "record; the committed one that builds inherit is core/offline/variant_gate.json")
     mt = msub.add_parser("tune", help="time the gated variants here and write the fastest into a config")
     mt.add_argument("--write", type=Path, metavar="CONFIG", help="TOML config to set model.variant in")
     mt.add_argument("--seconds", type=float, default=6.0, help="timing budget in total (default 6)")
@@ -261,7 +262,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from core.evaluate import run_eval
+    from core.offline.evaluate import run_eval
 
     config = load_config(args.config)
     model = verified_model(config, args.model, args.model_dir)
@@ -299,14 +300,14 @@ def cmd_model(args: argparse.Namespace) -> int:
         assets.ensure(assets.ASTRONAUT, folder)
         print(path)
         return 0
-    if args.action in ("build", "tune"):  # issue 5
-        from core import variants
+    if args.action in ("build", "tune"):
+        from core.offline import model_tools
 
         if args.action == "build":
-            return variants.cmd_build(folder, args.variants, data=args.data, limit=args.limit,
-                                      python=args.build_python, record=args.record)
-        return variants.cmd_tune(folder, args.write, seconds=args.seconds, cpus=args.cpus,
-                                 size=(args.width, args.height))
+            return model_tools.cmd_build(folder, args.variants, data=args.data, limit=args.limit,
+                                         python=args.build_python, record=args.record)
+        return model_tools.cmd_tune(folder, args.write, seconds=args.seconds, cpus=args.cpus,
+                                    size=(args.width, args.height))
     path = verified_model(config, None, folder, variant=args.action == "path")
     print(path if args.action == "path" else f"OK {path} sha256 {assets.MODEL.sha256}")
     return 0

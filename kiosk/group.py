@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from core.contagion import Contagion, Link
-from core.scoring import SMILE_AT
 from core.tracking import Box, FaceTracks, TrackedFace
 from core.types import FaceObservation, SmileReading, reading_record
 from kiosk.group_stats import GroupStats
@@ -68,7 +67,7 @@ class Group:
         """One landmarker result. Returns the reading of the largest face seen (for the kiosk's
         attract/mirror decision and the single-face readings line)."""
         self.faces = self.tracks.update(faces, t_ms)
-        smiling = {f.id: f.reading is not None and f.reading.score >= SMILE_AT for f in self.faces}
+        smiling = {f.id: f.reading is not None and f.reading.smiling for f in self.faces}
         chains_before = self.contagion.chains_total
         step = self.contagion.update(t_ms, smiling)
         # smile onsets as contagion sees them: someone who arrives smiling (or a track picked up
@@ -109,7 +108,7 @@ class Group:
         celebration = max(since, 1.0) / CELEBRATE_MS if 0.0 <= since <= CELEBRATE_MS else 0.0
         return GroupView(
             faces=tuple(self.faces), present=len(readings),
-            smiling=sum(1 for r in readings if r.score >= SMILE_AT),
+            smiling=sum(1 for r in readings if r.smiling),
             level=sum(r.score for r in readings) / len(readings) if readings else 0.0,
             sparks=tuple(sparks), celebration=celebration,
             chains=self.contagion.chains_total, longest_chain=self.contagion.longest_chain)

@@ -3,8 +3,9 @@
 Per local hour: visitors (faces that stayed at least a second), smiles (smile onsets),
 contagion links and chains, celebrations. Never an image, never a position, never anything
 that could tell one person from another. Kept in `group-stats.json` in the state folder,
-written atomically (the photo store's writer), at most once a minute and at exit, so a power
-cut loses a minute of counts at worst and never the file. Hours older than `keep_days` are
+written atomically (the photo store's writer) on a writer thread of its own, so the display
+never waits for the disk, at most once a minute and at exit (close waits for the writer), so a
+power cut loses a minute of counts at worst and never the file. Hours older than `keep_days` are
 dropped. `smile-mirror stats --format json|csv` exports them for the venue.
 """
 
@@ -15,7 +16,9 @@ import datetime as dt
 import io
 import json
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,13 +43,18 @@ class GroupStats:
         self.save_every_s = save_every_s
         self.keep_days = keep_days
         self._hour, self._clock = hour, clock
-        self._lock = FolderLock(Path(state_dir))  # one writer per state folder
-        if self._lock.held:
+        self._folder_lock = FolderLock(Path(state_dir))  # one writer per state folder
+        if self._folder_lock.held:
             remove_stale_temporaries(Path(state_dir))
         self._file = StateFile(self.path, "group statistics file", _check_leaf)
         self.hours: dict[str, dict[str, int]] = _rows(self._file.load())
         self._dirty = False
         self._saved_at = clock()
+        self._writer: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1,
+                                                                     thread_name_prefix="stats-writer")
+        self._lock = threading.Lock()  # guards the hand-over below, shared with the writer thread
+        self._latest: dict[str, dict[str, int]] | None = None  # counts waiting to be written
+        self._failed = False  # the last write failed: write again at the next save
 
     def count(self, what: str, n: int = 1) -> None:
         if what not in FIELDS:
@@ -61,21 +69,51 @@ class GroupStats:
             self.save()
 
     def save(self) -> None:
+        """Hand a copy of the counts to the writer thread; the caller never waits for the disk.
+        Counts handed over before an earlier write started are written once, the newest."""
         self._saved_at = self._clock()
+        with self._lock:
+            if self._failed:
+                self._failed, self._dirty = False, True
         if not self._dirty:
             return
         self._prune()
-        try:
-            self._file.save({"version": 1, "hours": dict(sorted(self.hours.items()))})
-            self._dirty = False
-        except OSError as exc:  # a full or read-only disk must not stop the mirror
-            log.warning("group statistics not saved to %s (%s)", shown(self.path), exc)
+        snapshot = {hour: dict(row) for hour, row in sorted(self.hours.items())}
+        self._dirty = False
+        with self._lock:
+            queued, self._latest = self._latest is not None, snapshot
+        if self._writer is None:  # closed: nobody else will write it
+            self._write_latest()
+        elif not queued:
+            self._writer.submit(self._write_latest)
+
+    def flush(self) -> None:
+        """Wait until every count handed over so far is on disk (or its write has failed)."""
+        if self._writer is not None:
+            self._writer.submit(lambda: None).result()
 
     def close(self) -> None:
+        """Save what is left and wait for the writer."""
         try:
             self.save()
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+                self._writer = None
         finally:
-            self._lock.release()
+            self._folder_lock.release()
+
+    def _write_latest(self) -> None:
+        """On the writer thread: the newest counts handed over, written atomically."""
+        with self._lock:
+            hours, self._latest = self._latest, None
+        if hours is None:
+            return
+        try:
+            self._file.save({"version": 1, "hours": hours})  # keeps the last good copy beside it
+        except OSError as exc:  # a full or read-only disk must not stop the mirror
+            log.warning("group statistics not saved to %s (%s)", shown(self.path), exc)
+            with self._lock:
+                self._failed = True
 
     def _prune(self) -> None:
         """Drop the hours `keep_days` or more older than the newest hour (the one counted in

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+import cv2
 import numpy as np
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -25,6 +26,7 @@ os.environ.setdefault("SDL_RENDER_SCALE_QUALITY", "linear")  # smooth camera sca
 
 import pygame  # noqa: E402
 import pygame.gfxdraw  # noqa: E402
+from pygame._sdl2.sdl2 import error as SDLError  # noqa: E402
 from pygame._sdl2.video import Renderer, Texture, Window  # noqa: E402
 
 from core.types import SmileKind  # noqa: E402
@@ -110,14 +112,18 @@ class Canvas:
 
     CACHE = 768
 
-    def __init__(self, renderer: Renderer, size: tuple[int, int], *, rotate: int = 0) -> None:
+    def __init__(self, renderer: Renderer, size: tuple[int, int], *, rotate: int = 0, software: bool = False) -> None:
         self.renderer = renderer
         self.rotate = rotate
+        # SDL's software renderer scales an image ~20x slower than OpenCV's SIMD resize; there the
+        # camera picture is resized by OpenCV before upload. A GPU renderer (kmsdrm, GL) scales it.
+        self.software = software
         self.size = (size[1], size[0]) if rotate in (90, 270) else size  # what painters draw on
         self.w, self.h = self.size
         self._target = Texture(renderer, self.size, target=True) if rotate else None
         self._sprites: OrderedDict[tuple, Texture] = OrderedDict()
         self._images: dict[str, tuple[tuple[int, int], Texture, object]] = {}
+        self._bgra: dict[str, np.ndarray] = {}
         self._out = size
 
     # -- frame lifecycle ------------------------------------------------------------------------
@@ -162,6 +168,16 @@ class Canvas:
     def image(self, slot: str, rgb: np.ndarray, src: tuple[int, int, int, int], dst: pygame.Rect,
               *, flip: bool = False) -> None:
         """An RGB array (the camera frame, a photo) as a streaming texture, scaled by SDL."""
+        if self.software and (src[2], src[3]) != dst.size:
+            held = self._images.get(slot)
+            if held is None or held[2] is not rgb:
+                x, y, cw, ch = src
+                part = rgb[y:y + ch, x:x + cw]
+                scaled = cv2.resize(part, dst.size, interpolation=cv2.INTER_LINEAR if dst.width > cw else cv2.INTER_AREA)
+                self._upload(slot, cv2.flip(scaled, 1) if flip else scaled, rgb)
+                self._images[slot][1].blend_mode = 0
+            self._images[slot][1].draw(dstrect=dst)
+            return
         h, w = rgb.shape[:2]
         held = self._images.get(slot)
         if held is None or held[0] != (w, h):
@@ -174,6 +190,18 @@ class Canvas:
             x, y, cw, ch = src
             src = (w - x - cw, y, cw, ch)
         tex.draw(srcrect=pygame.Rect(src), dstrect=dst, flip_x=flip)
+
+    def _upload(self, slot: str, pixels: np.ndarray, source: np.ndarray) -> None:
+        """Upload as 32-bit BGRA, the texture's own format: SDL then copies instead of converting."""
+        h, w = pixels.shape[:2]
+        held = self._images.get(slot)
+        tex = held[1] if held is not None and held[0] == (w, h) else Texture(self.renderer, (w, h), streaming=True)
+        buf = self._bgra.get(slot)
+        if buf is None or buf.shape[:2] != (h, w):
+            buf = self._bgra[slot] = np.empty((h, w, 4), np.uint8)
+        cv2.cvtColor(pixels, cv2.COLOR_RGB2BGRA, dst=buf)
+        tex.update(pygame.image.frombuffer(buf, (w, h), "BGRA"))
+        self._images[slot] = ((w, h), tex, source)
 
     def sprite(self, key: tuple, make: Callable[[], pygame.Surface]) -> Texture:
         """A texture made once from `make()` and kept while it is used."""
@@ -197,8 +225,12 @@ def open_window_canvas(size: tuple[int, int], *, rotate: int = 0, title: str = "
                        fullscreen: bool = False, hidden: bool = False) -> tuple[Window, Canvas]:
     """A window (or the whole screen) and its canvas; the video subsystem must be up."""
     window = Window(title, size=size, fullscreen_desktop=fullscreen, hidden=hidden)
-    renderer = Renderer(window, vsync=False)
-    return window, Canvas(renderer, window.size, rotate=rotate)
+    try:
+        renderer, software = Renderer(window, accelerated=1, vsync=False), False
+    except (pygame.error, SDLError):  # no GPU renderer here (SDL's dummy driver, a bare framebuffer)
+        renderer, software = Renderer(window, accelerated=0, vsync=False), True
+    log.debug("display renderer: %s", "software" if software else "accelerated")
+    return window, Canvas(renderer, window.size, rotate=rotate, software=software)
 
 
 def offscreen(size: tuple[int, int], *, rotate: int = 0) -> Canvas:

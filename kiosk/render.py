@@ -4,7 +4,6 @@ error) and the diagnostics overlay are the same for every mode and painted here.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 import pygame
@@ -14,9 +13,6 @@ from kiosk.view import Screen, View
 
 if TYPE_CHECKING:
     from kiosk.modes.base import Mode
-
-log = logging.getLogger(__name__)
-
 
 class Renderer:
     """Paints Views on one canvas at its native resolution."""

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import Future
 from pathlib import Path
 
 import cv2
@@ -187,22 +188,22 @@ def test_photobooth_on_the_command_line(two_smiles_video: Path, model_cache: Pat
 
 
 class SlowCamera:
-    """A still camera whose still arrives when the test says so."""
+    """A still camera whose still arrives when the test says so (as the capture thread's does)."""
 
     def __init__(self) -> None:
-        self.requests = self.cancels = 0
-        self.ready: tuple | None = None
+        self.asked: list[Future] = []
 
-    def request_still(self) -> None:
-        self.requests += 1
-        self.ready = None
+    def request_still(self) -> Future:
+        self.asked.append(Future())
+        return self.asked[-1]
 
-    def take_still(self) -> tuple | None:
-        got, self.ready = self.ready, None
-        return got
-
-    def cancel_still(self) -> None:
-        self.cancels += 1
+    def deliver(self, image: np.ndarray | None) -> bool:
+        """Answer the latest request, as the capture thread would; False if it was cancelled."""
+        future = self.asked[-1]
+        if not future.set_running_or_notify_cancel():
+            return False
+        future.set_result(image)
+        return True
 
 
 def test_the_previous_photo_is_never_shown_for_a_new_shot(tmp_path: Path) -> None:
@@ -214,7 +215,7 @@ def test_the_previous_photo_is_never_shown_for_a_new_shot(tmp_path: Path) -> Non
     first, second = np.full((48, 64, 3), 10, np.uint8), np.full((48, 64, 3), 200, np.uint8)
     t = 0.0
     view = booth.step(t, smile, first, camera)
-    camera.ready = (first,)
+    assert camera.deliver(first)
     view = booth.step(t := t + 33, smile, first, camera)
     assert view.photo is first
     while view.phase is not Phase.ARMED:  # review, cooldown, then a new smile is needed
@@ -222,12 +223,28 @@ def test_the_previous_photo_is_never_shown_for_a_new_shot(tmp_path: Path) -> Non
     booth.step(t := t + 33, smile, second, camera)  # shot two: its still is slow to come
     view = booth.step(t := t + 33, smile, second, camera)
     assert view.photo is None, "while the new still is on its way, the old photo stays hidden"
-    camera.ready = (second,)
+    assert camera.deliver(second)
     view = booth.step(t := t + 500, smile, second, camera)
     assert view.photo is second and view.phase is Phase.REVIEW
     view = booth.step(t := t + 900, smile, second, camera)
     assert view.phase is Phase.REVIEW, "the review lasts its full time from the photo's arrival"
     booth.close(camera)
+
+
+def test_a_still_that_comes_too_late_is_dropped_and_the_preview_kept(tmp_path: Path) -> None:
+    booth = PhotoBooth(BoothTrigger(hold_ms=0, review_ms=5000, cooldown_ms=0), PhotoStore(tmp_path), slideshow=False)
+    camera, smile = SlowCamera(), SmileReading(t_ms=0, score=90, kind=SmileKind.GENUINE, eye_engagement=70,
+                                               box=(0, 0, 1, 1), raw_score=90)
+    preview, late = np.full((48, 64, 3), 10, np.uint8), np.full((48, 64, 3), 200, np.uint8)
+    view = booth.step(0.0, smile, preview, camera)
+    assert view.photo is None and len(camera.asked) == 1
+    view = booth.step(PhotoBooth.STILL_TIMEOUT_MS + 1, smile, preview, camera)
+    assert view.photo is preview, "past the timeout the preview frame is the photo"
+    assert camera.asked[0].cancelled() and not camera.deliver(late), "the late still is refused"
+    view = booth.step(PhotoBooth.STILL_TIMEOUT_MS + 100, smile, preview, camera)
+    assert view.photo is preview
+    booth.close()
+    assert len(booth.saved) == 1 and cv2.imread(str(booth.saved[0]))[0, 0].tolist() == [10, 10, 10]
 
 
 def test_the_slideshow_reads_the_disk_once_per_slide(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import Config, ConfigError, load_config, to_toml
+from core.config import Config, ConfigError, load_config, to_toml, write_option
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -77,3 +77,38 @@ def test_command_line_overrides_are_checked_too() -> None:
     assert Config().replace({"source.spec": "demo"}).source.spec == "demo"
     with pytest.raises(ConfigError, match="command line: unknown key source.widht"):
         Config().replace({"source.widht": 3})
+
+
+def test_write_option_keeps_the_rest_of_the_config(tmp_path: Path) -> None:
+    cfg = write(tmp_path, '# mine\n[display]\nmode = "headless"\n\n[model]\ndir = "/var/cache/x"\n\n'
+                          '[pipeline]\nmax_faces = 2\n')
+    write_option(cfg, "model.variant", "int8-weights")
+    c = load_config(cfg)
+    assert (c.model.variant, c.model.dir, c.display.mode, c.pipeline.max_faces) == ("int8-weights", "/var/cache/x",
+                                                                                    "headless", 2)
+    assert cfg.read_text().startswith("# mine\n")
+    assert cfg.read_text().index("variant") < cfg.read_text().index("[pipeline]"), "inside [model], not after it"
+    write_option(cfg, "model.variant", "official")
+    assert load_config(cfg).model.variant == "official" and cfg.read_text().count("variant") == 1
+    write_option(cfg, "pipeline.max_cpu", 0.25)
+    write_option(cfg, "display.diagnostics", True)
+    c = load_config(cfg)
+    assert (c.pipeline.max_cpu, c.display.diagnostics, c.pipeline.max_faces) == (0.25, True, 2)
+    fresh = tmp_path / "new.toml"
+    write_option(fresh, "model.variant", "float32")
+    assert load_config(fresh).model.variant == "float32"
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("model.variant", "int4", ["model.variant", "int4", "official"]),
+    ("pipeline.max_cpu", 7.0, ["pipeline.max_cpu", "0.05 to 1"]),
+    ("model.colour", "red", ["model.colour", "config default"]),
+])
+def test_write_option_refuses_a_bad_value_and_leaves_the_file_alone(tmp_path: Path, key: str, value: object,
+                                                                   words: list[str]) -> None:
+    cfg = write(tmp_path, '[model]\nvariant = "float32"\n')
+    with pytest.raises(ConfigError) as err:
+        write_option(cfg, key, value)
+    assert all(w in str(err.value) for w in words), str(err.value)
+    assert cfg.read_text() == '[model]\nvariant = "float32"\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["config.toml"]

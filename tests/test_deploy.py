@@ -21,6 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 SYSTEMD = REPO / "systemd"
 INSTALL = REPO / "hw" / "install.sh"
 SCRIPTS = [INSTALL, REPO / "hw" / "smoke.sh"]
+LOCK_RULE = REPO / "hw" / "lock-choice.sh"
+SHELL_FILES = SCRIPTS + [REPO / "mirror", LOCK_RULE]  # emulate-pi.sh: tests/test_emulate_pi.py
 CONSOLE_UNIT = SYSTEMD / "smile-mirror.service"
 DESKTOP_UNIT = SYSTEMD / "smile-mirror-desktop.service"
 SYSTEM_UNITS = [CONSOLE_UNIT]
@@ -324,7 +326,7 @@ def test_unknown_option_fails(tmp_path: Path) -> None:
 def test_units_installer_and_locks_agree() -> None:
     """Paths and lock files named in one place exist in the others."""
     install = INSTALL.read_text()
-    for lock in re.findall(r"requirements/[\w.-]+\.txt", install):
+    for lock in re.findall(r"requirements/[\w.-]+\.txt", install + LOCK_RULE.read_text()):
         assert (REPO / lock).is_file(), f"installer names {lock}, which does not exist"
     for name in re.findall(r"systemd/([\w.-]+\.(?:service|desktop))", install):
         assert (SYSTEMD / name).is_file(), name
@@ -332,6 +334,38 @@ def test_units_installer_and_locks_agree() -> None:
         assert VENV_CLI in unit.read_text()
     assert MODEL_DIR in DESKTOP_UNIT.read_text()
     assert "MODEL_DIR=\"$STATE_DIR/models\"" in install and "STATE_DIR=/var/lib/smile-mirror" in install
+
+
+PI4_FEATURES, PI5_FEATURES = (re.search(r"^Features\t: (.*)$", info, re.M).group(1) for info in (PI4_CPUINFO, PI5_CPUINFO))
+
+
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+@pytest.mark.parametrize("arch, features, picamera2, lock", [
+    ("aarch64", PI4_FEATURES, "yes", "requirements/mediapipe-0.10.txt"),
+    ("arm64", PI4_FEATURES, "no", "requirements/mediapipe-0.10.txt"),
+    ("aarch64", PI5_FEATURES, "yes", "requirements/mediapipe-1-numpy1.txt"),
+    ("arm64", PI5_FEATURES, "no", "requirements/mediapipe-1.txt"),
+    ("aarch64", PI5_FEATURES.replace(" fphp", ""), "yes", "requirements/mediapipe-0.10.txt"),
+    ("aarch64", "", "no", "requirements/mediapipe-0.10.txt"),  # unreadable cpuinfo: the safe one
+    ("x86_64", "", "no", "requirements/mediapipe-1.txt"),
+    ("x86_64", "", "yes", "requirements/mediapipe-1-numpy1.txt"),
+])
+def test_the_lock_rule(shell: str, arch: str, features: str, picamera2: str, lock: str) -> None:
+    """hw/lock-choice.sh, the one rule ./mirror and the installer source, under sh and bash."""
+    done = subprocess.run([shell, "-euc", '. hw/lock-choice.sh; smile_mirror_lock "$@"', "rule", arch, features,
+                           picamera2], capture_output=True, text=True, timeout=10, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == lock + "\n"
+    assert (REPO / lock).is_file()
+
+
+def test_the_lock_rule_lives_in_one_place() -> None:
+    """./mirror and the installer source the rule and repeat none of it."""
+    for script in (REPO / "mirror", INSTALL):
+        code = "\n".join(line for line in script.read_text().splitlines() if not line.lstrip().startswith("#"))
+        assert "lock-choice.sh" in code, script.name
+        assert not re.search(r"\b(atomics|asimddp|fphp)\b", code), f"{script.name} repeats the CPU features"
+        assert not re.search(r"LOCK=requirements/|lock=requirements/", code), f"{script.name} names a lock itself"
 
 
 @pytest.mark.parametrize("lock", ["mediapipe-0.10.txt", "mediapipe-1-numpy1.txt"])
@@ -346,10 +380,10 @@ def test_pi_locks_keep_numpy_1_for_apt_simplejpeg(lock: str) -> None:
 # ---- scripts ----------------------------------------------------------------------------------
 
 @needs_shellcheck
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("script", SHELL_FILES, ids=lambda p: p.name)
 def test_shellcheck_clean(script: Path) -> None:
-    done = subprocess.run(["shellcheck", "--severity=style", str(script)], capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(["shellcheck", "-x", "--severity=style", str(script)], capture_output=True,
+                          text=True, timeout=60, cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

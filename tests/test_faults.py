@@ -1,4 +1,4 @@
-"""The fault table of issue 7, one fault at a time, injected through the shipped fault classes
+"""The faults a kiosk meets, one at a time, injected through the shipped fault classes
 (core.faults) into the real app loop: what the visitor sees, what the log says, what recovers.
 
 Covered elsewhere and not repeated here: no camera at start (test_app, test_pipeline), garbage
@@ -148,8 +148,9 @@ def test_a_camera_that_opens_but_never_reads_is_retried_with_back_off(model_cach
 
 
 def test_an_opener_failing_with_a_foreign_error_is_retried(model_cache: Path) -> None:
-    """A driver binding raising something other than SourceError at open used to kill the
-    capture thread for good (a frozen mirror until the watchdog fired)."""
+    """A driver binding raising something other than SourceError at open is retried like a
+    missing camera: were it to end the capture thread, the mirror would freeze until the
+    watchdog fired."""
     calls = []
 
     def flaky() -> FaultySource:
@@ -214,7 +215,7 @@ def test_a_landmarker_failing_on_every_frame_is_counted_and_logged_once_a_minute
     assert app.stats.loop_errors == 0 and Screen.FAILSAFE not in {s for _, s in states.seen}
     failures = [r for r in caplog.records if "landmarker failed" in r.getMessage()]
     assert len(failures) == 1 and "injected" in failures[0].getMessage()
-    assert app.inference._throttle.suppressed == landmarker.count - 1
+    assert app.inference.runner.throttle.suppressed == landmarker.count - 1
 
 
 def test_the_landmarker_log_lets_one_line_through_per_minute(astronaut, caplog: pytest.LogCaptureFixture) -> None:
@@ -226,7 +227,7 @@ def test_the_landmarker_log_lets_one_line_through_per_minute(astronaut, caplog: 
             for _ in range(20):
                 assert worker.submit(frame, 0.0) and worker.wait_idle(2.0)
                 assert worker.poll().error
-            worker._throttle._last -= 60.0  # a minute passes
+            worker.runner.throttle._last -= 60.0  # a minute passes
     finally:
         worker.close()
     assert worker.errors == 60

@@ -29,6 +29,7 @@ def test_counts_go_into_the_hour_and_are_saved_at_most_once_a_minute(tmp_path: P
     assert not (tmp_path / FILENAME).exists()
     clock.t = 61
     stats.count("chains")
+    stats.flush()
     saved = json.loads((tmp_path / FILENAME).read_text())
     assert saved["hours"] == {clock.hour: {"visitors": 2, "smiles": 1, "links": 0, "chains": 1, "celebrations": 0}}
     clock.hour = "2025-06-01T15:00+0200"
@@ -79,6 +80,7 @@ def test_a_quiet_lobby_still_saves_within_the_minute(tmp_path: Path) -> None:
         clock.t = frame / 15
         for what in ("visitors", "smiles", "links", "chains", "celebrations"):
             stats.count(what, 0)
+    stats.flush()
     saved = json.loads((tmp_path / FILENAME).read_text())
     assert saved["hours"][clock.hour]["smiles"] == 1
 
@@ -116,3 +118,39 @@ def test_run_mode_group_from_the_command_line(face_video: Path, model_path: Path
     assert main(["stats", "--format", "json", "--state-dir", str(tmp_path / "state")]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["visitors"] == 1 and rows[0]["chains"] == 0
+
+
+def test_the_file_is_written_on_the_writer_thread_and_close_waits_for_it(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slow disk holds up the writer, never the display loop that counts."""
+    import threading
+
+    import core.statefile as statefile
+
+    started, release, writers = threading.Event(), threading.Event(), []
+    real = statefile.write_atomically
+
+    def slow_write(path: Path, data: bytes, *, exclusive: bool) -> None:
+        writers.append(threading.current_thread().name)
+        started.set()
+        release.wait(10)
+        real(path, data, exclusive=exclusive)
+
+    monkeypatch.setattr(statefile, "write_atomically", slow_write)
+    clock = Clock()
+    stats = GroupStats(tmp_path, hour=lambda: clock.hour, clock=clock, save_every_s=0)
+    stats.count("visitors")  # starts a write, which blocks
+    assert started.wait(10)
+    for _ in range(50):  # counting goes on meanwhile; these coalesce into one more write
+        stats.count("smiles")
+    assert not (tmp_path / FILENAME).exists()
+    assert writers and all(name.startswith("stats-writer") for name in writers)
+    closer = threading.Thread(target=stats.close)
+    closer.start()
+    closer.join(0.2)
+    assert closer.is_alive(), "close waits for the writer"
+    release.set()
+    closer.join(10)
+    assert len(writers) == 2, "the 50 counts made while the disk was busy are written once"
+    saved = json.loads((tmp_path / FILENAME).read_text())
+    assert saved["hours"][clock.hour]["smiles"] == 50 and saved["hours"][clock.hour]["visitors"] == 1

@@ -78,14 +78,14 @@ def test_worker_refuses_while_busy_and_survives_a_failing_landmarker(astronaut: 
         assert worker.submit(frame, 0.0) and worker.wait_idle(2.0)
         second = worker.poll()
         assert second is not None and "injected" in second.error and second.faces == []
-        assert worker.errors == 1
+        assert worker.errors == worker.runner.errors == 1
         assert worker.submit(frame, 0.0) and worker.wait_idle(2.0)
         assert worker.poll().error == ""
     finally:
         worker.close()
 
 
-def test_a_late_still_is_not_handed_to_the_next_request(model_cache: Path) -> None:
+def test_a_still_comes_back_as_a_future_and_a_cancelled_one_is_dropped(model_cache: Path) -> None:
     capture = CaptureThread(lambda: DemoSource(size=(160, 120), pace=True, cache=model_cache)).start()
     index = 0
 
@@ -97,14 +97,20 @@ def test_a_late_still_is_not_handed_to_the_next_request(model_cache: Path) -> No
                 index = item[0].index
 
     try:
-        capture.request_still()
-        capture.cancel_still()  # the booth gave up on it
-        take_frames(0.2)
-        assert capture.take_still() is None
-        capture.request_still()
+        given_up = capture.request_still()
+        assert given_up.cancel()  # the booth gave up on it before the capture thread got to it
+        replaced = capture.request_still()
+        wanted = capture.request_still()  # a newer request replaces one not yet served
         deadline = time.monotonic() + 3
-        while (got := capture.take_still()) is None and time.monotonic() < deadline:
+        while not wanted.done() and time.monotonic() < deadline:
             take_frames(0.05)
-        assert got is not None and got[0].shape == (240, 320, 3), "the demo renders stills at twice its size"
+        assert given_up.cancelled() and replaced.cancelled()
+        image = wanted.result(timeout=0)
+        assert image is not None and image.shape == (240, 320, 3), "the demo renders stills at twice its size"
+        status = capture.status()
+        assert (status.source_name, status.live, status.realtime) == ("demo", False, True)
+        assert status.heartbeat_ms > 0 and capture.alive(status.heartbeat_ms)
     finally:
         capture.stop()
+    after = capture.request_still()
+    assert after.done() and after.result() is None, "a stopped capture answers at once: use the preview"

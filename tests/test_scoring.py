@@ -208,7 +208,7 @@ def test_dev_set_accuracy_on_fixed_subset(model_cache: Path) -> None:
     import re
 
     from core import assets
-    from core.evaluate import run_eval
+    from core.offline.evaluate import run_eval
 
     data = shared_data()
     if data is None:

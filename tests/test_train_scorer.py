@@ -1,4 +1,4 @@
-"""The numeric core of `core.train_scorer`: the shipped weights are only as good as these."""
+"""The numeric core of `core.offline.train_scorer`: the shipped weights are only as good as these."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.scoring import MODEL_PATH, ScoreModel
-from core.train_scorer import CANDIDATES, auc, fit_logistic, folds_by_group, log_loss, readable_json
+from core.offline.train_scorer import CANDIDATES, auc, fit_logistic, folds_by_group, log_loss, readable_json
 
 
 def test_fit_logistic_recovers_known_weights() -> None:

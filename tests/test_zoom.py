@@ -188,7 +188,7 @@ def test_score_command_finds_a_small_face(tmp_path: Path, model_path, astronaut,
 def test_eval_distant_views_a_labelled_folder_from_afar(tmp_path: Path, model_path, astronaut) -> None:
     import io
 
-    from core.evaluate import run_eval
+    from core.offline.evaluate import run_eval
 
     cv2.imwrite(str(tmp_path / "astronaut.png"), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
     (tmp_path / "labels.csv").write_text("path,label\nastronaut.png,smile\n")
@@ -210,7 +210,7 @@ def test_dev_faces_64_80_px_in_a_640x480_frame_are_found_and_scored(model_path) 
     import re
 
     from tests.conftest import shared_data
-    from core.evaluate import run_eval
+    from core.offline.evaluate import run_eval
 
     data = shared_data()
     if data is None:

@@ -15,6 +15,7 @@ painters draw through the paint kit (kiosk.paint) and never import another paint
 from __future__ import annotations
 
 from dataclasses import dataclass
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Sequence
 
 from core.types import FaceObservation, Frame, SmileReading
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 class StillCamera(Protocol):
     """The capture thread's still-photo interface, as a mode sees it."""
 
-    def request_still(self) -> Any: ...
+    def request_still(self) -> "Future[Any]": ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 import pygame
 
 from kiosk.booth import BoothTrigger, BoothView, Phase, PhotoBooth
-from kiosk.modes.base import SingleFaceMode, StillCamera, Tick
+from kiosk.modes.base import SingleFaceMode, Tick
 from kiosk.modes.lobby import paint_attract, paint_mirror
 from kiosk.paint import GOLD, INK, MUTED, SHADE, Painter
 from kiosk.view import Screen
@@ -33,7 +33,6 @@ class BoothMode(SingleFaceMode):
         super().__init__()
         self.booth = booth
         self._view: BoothView | None = None
-        self._camera: StillCamera | None = None
 
     @classmethod
     def from_config(cls, config: "Config") -> "BoothMode":
@@ -51,7 +50,6 @@ class BoothMode(SingleFaceMode):
 
     def step(self, tick: Tick) -> Screen:
         """The booth's own screens win over the mirror's."""
-        self._camera = tick.camera
         screen = tick.screen
         live = screen in (Screen.MIRROR, Screen.ATTRACT)
         preview = tick.frame.rgb if tick.frame is not None else None
@@ -72,7 +70,7 @@ class BoothMode(SingleFaceMode):
         return v is not None and (v.flash > 0 or v.phase in (Phase.BUILDING, Phase.COUNTDOWN, Phase.REVIEW))
 
     def close(self) -> None:
-        self.booth.close(self._camera)  # a photo already shot is saved before we go
+        self.booth.close()  # a photo already shot is saved before we go
 
     def paint(self, view: "View", p: Painter) -> None:
         booth: BoothView | None = view.mode

@@ -3,14 +3,14 @@
 Two steps, because the crops need MediaPipe (runtime venv) and the ranges need the TFLite
 interpreter of the build tools (build venv):
 
-    .venv/mediapipe-1/bin/python -m core.model_build.calibrate crops ../shared/data/genki4k-dev /tmp/crops.npz
-    .venv/build/bin/python -m core.model_build.calibrate ranges /tmp/crops.npz
+    .venv/mediapipe-1/bin/python -m core.offline.model_build.calibrate crops ../shared/data/genki4k-dev /tmp/crops.npz
+    .venv/build/bin/python -m core.offline.model_build.calibrate ranges /tmp/crops.npz
 
 The first finds the face in each photo of the odd rows of labels.csv (the gate uses the even
 rows) with the official model and cuts the 256x256 crop the landmark model sees (MediaPipe's
 rule: the landmarks' box, turned upright by the outer eye corners, 1.5x, square). The second
 runs the folded float landmark model on the crops and writes the per-tensor activation ranges
-to core/model_build/calibration-landmarks.tsv (committed; the photos are not).
+to core/offline/model_build/calibration-landmarks.tsv (committed; the photos are not).
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ def crop_for(rgb: np.ndarray, landmarks: np.ndarray, size: int = INPUT, scale: f
 
 def cmd_crops(data_dir: Path, out: Path, count: int) -> int:
     from core import assets
-    from core.evaluate import subset
+    from core.offline.evaluate import subset
     from core.landmarker import MediapipeLandmarker
-    from core.train_scorer import load_rgb, read_labels
+    from core.offline.train_scorer import load_rgb, read_labels
 
     rows = subset(read_labels(data_dir)[1::2], count, seed=7)
     crops, names = [], []
@@ -67,10 +67,10 @@ def cmd_ranges(crops_file: Path, out: Path, source: Path | None) -> int:
     import zipfile
 
     from core import assets
-    from core.model_build import build
-    from core.model_build import tflite_edit as te
+    from core.offline.model_build import build
+    from core.offline.model_build import tflite_edit as te
 
-    quantizer, _ = build._quantizer()
+    quantizer, _ = build.quantizer_modules()
     source = source or assets.cached_path(assets.MODEL)
     with zipfile.ZipFile(source) as z:
         model, _ = build.folded(z.read(build.LANDMARKS))
@@ -85,14 +85,14 @@ def cmd_ranges(crops_file: Path, out: Path, source: Path | None) -> int:
     header = (f"Activation ranges of face_landmarks_detector.tflite (official face_landmarker.task, SHA-256 "
               f"{assets.MODEL.sha256[:16]}...) for static int8,\nmin/max over {len(crops)} 256x256 face crops "
               f"of genki4k-dev (odd rows of labels.csv; the gate uses the even rows).\n"
-              f"Made by: python -m core.model_build.calibrate crops ... && python -m core.model_build.calibrate ranges ...")
+              f"Made by: python -m core.offline.model_build.calibrate crops ... && python -m core.offline.model_build.calibrate ranges ...")
     build.save_ranges(ranges, out, header)
     print(f"{len(ranges)} tensor ranges -> {out}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m core.model_build.calibrate")
+    p = argparse.ArgumentParser(prog="python -m core.offline.model_build.calibrate")
     sub = p.add_subparsers(dest="step", required=True)
     c = sub.add_parser("crops", help="face crops from labelled photos (runtime venv: mediapipe)")
     c.add_argument("data_dir", type=Path)

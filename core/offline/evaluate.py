@@ -22,7 +22,7 @@ import numpy as np
 
 from core.errors import SmileMirrorError
 from core.scoring import SMILE_AT, load_model, score_face
-from core.train_scorer import auc, load_rgb, read_labels, small_face_target
+from core.offline.train_scorer import auc, load_rgb, read_labels, small_face_target
 from core.types import FaceObservation
 
 log = logging.getLogger(__name__)

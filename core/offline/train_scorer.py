@@ -1,6 +1,6 @@
 """Train the Smile Score's small logistic model on the dev photos and report cross-validated figures.
 
-    python -m core.train_scorer --data /work/shared/data --cache /tmp/sm-obs [--out core/score_model.json]
+    python -m core.offline.train_scorer --data /work/shared/data --cache /tmp/sm-obs [--out core/score_model.json]
 
 Steps: (1) run the Face Landmarker once per photo (IMAGE mode, zooming in on faces too small
 for its detector as `smile-mirror score` does: see core/zoom.py) at full size, with the face
@@ -26,7 +26,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from core.scoring import CLIP_SD
+from core.scoring import CLIP_SD, MODEL_PATH
 from core.types import FaceObservation
 
 log = logging.getLogger(__name__)
@@ -423,7 +423,7 @@ def train(sets: dict[str, dict[str, ObsSet]], out_path: Path, k: int = 10, out=s
     temperature = broad / float(np.log(0.8 / 0.2))
     temperature_low = relaxed / float(np.log(0.1 / 0.9))
     model = {
-        "about": "Smile Score model written by `python -m core.train_scorer`; see core/SCORE.md.",
+        "about": "Smile Score model written by `python -m core.offline.train_scorer`; see core/SCORE.md.",
         "score": {
             "features": [{"name": n, "transform": h, "mean": round(float(m), 6), "sd": round(float(s), 6),
                           "weight": round(float(ww), 6)} for (n, h), m, s, ww in zip(spec, mean, std, w)],
@@ -467,11 +467,11 @@ def train(sets: dict[str, dict[str, ObsSet]], out_path: Path, k: int = 10, out=s
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m core.train_scorer", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m core.offline.train_scorer", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, required=True, help="folder with genki4k-dev/ and genuine-posed-dev/")
     ap.add_argument("--cache", type=Path, required=True, help="where observations are cached (outside the repo)")
     ap.add_argument("--model", type=Path, default=None, help="face_landmarker.task (default: the verified cache)")
-    ap.add_argument("--out", type=Path, default=Path(__file__).with_name("score_model.json"))
+    ap.add_argument("--out", type=Path, default=MODEL_PATH)
     ap.add_argument("--extract-only", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -1,6 +1,6 @@
 """Build the Face Landmarker variants from the verified official bundle (BUILD-ONLY).
 
-    .venv/build/bin/python -m core.model_build.build --source face_landmarker.task --out DIR [VARIANT ...]
+    .venv/build/bin/python -m core.offline.model_build.build --source face_landmarker.task --out DIR [VARIANT ...]
 
 (or `smile-mirror model build`, which runs this in the build venv). Every variant is a
 `.task` zip with the official member names, in the official order, stored uncompressed, with
@@ -26,10 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.model_build import tflite_edit as te
+from core.offline.model_build import tflite_edit as te
 from core.variants import VARIANTS, variant_filename  # stdlib, numpy and core only: fine in the build venv
 
-log = logging.getLogger(__name__)
 
 DETECTOR, LANDMARKS, BLENDSHAPES = "face_detector.tflite", "face_landmarks_detector.tflite", "face_blendshapes.tflite"
 MODELS = (DETECTOR, LANDMARKS, BLENDSHAPES)
@@ -51,7 +50,8 @@ FLOAT_LAYERS: tuple[str, ...] = ("^Identity",)
 FLOAT_WEIGHTS: dict[str, tuple[str, ...]] = {LANDMARKS: ("^Identity",)}
 
 
-def _quantizer():
+def quantizer_modules():
+    """ai_edge_quantizer's `quantizer` and `qtyping`, or a sentence saying how to install them."""
     try:
         from ai_edge_quantizer import qtyping, quantizer
     except ImportError as exc:
@@ -68,7 +68,7 @@ def folded(data: bytes) -> tuple[object, int]:
 
 
 def weight_only(data: bytes, float_layers: tuple[str, ...] = ()) -> bytes:
-    quantizer, qtyping = _quantizer()
+    quantizer, qtyping = quantizer_modules()
     from ai_edge_quantizer.algorithm_manager import AlgorithmName
 
     q = quantizer.Quantizer(bytearray(data))
@@ -88,7 +88,7 @@ def inline(data: bytes) -> bytes:
 
 
 def static_recipe(q, float_layers: tuple[str, ...] = FLOAT_LAYERS) -> None:
-    _, qtyping = _quantizer()
+    _, qtyping = quantizer_modules()
     from ai_edge_quantizer.algorithm_manager import AlgorithmName
 
     op = qtyping.TFLOperationName
@@ -103,7 +103,7 @@ def static_recipe(q, float_layers: tuple[str, ...] = FLOAT_LAYERS) -> None:
 def static_int8(data: bytes, ranges: dict[str, dict[str, np.ndarray]],
                 float_layers: tuple[str, ...] = FLOAT_LAYERS) -> bytes:
     """`data`: a folded float32 model with a signature; `ranges`: calibration (tensor -> min/max)."""
-    quantizer, _ = _quantizer()
+    quantizer, _ = quantizer_modules()
     q = quantizer.Quantizer(bytearray(data))
     static_recipe(q, float_layers)
     out = te.read(bytes(q.quantize(ranges, enable_progress_bar=False, enable_progress_report=False).quantized_model))
@@ -174,7 +174,7 @@ def build_variant(source: Path, variant: str, out: Path, calibration: Path = CAL
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m core.model_build.build", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m core.offline.model_build.build", description=__doc__.splitlines()[0])
     p.add_argument("variants", nargs="*", metavar="VARIANT", help=f"any of {', '.join(VARIANTS)} (default: all)")
     p.add_argument("--source", type=Path, required=True, help="the verified official face_landmarker.task")
     p.add_argument("--out", type=Path, required=True, help="folder for face_landmarker-<variant>.task")

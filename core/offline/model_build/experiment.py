@@ -1,9 +1,9 @@
 """Static-int8 accuracy experiments on the landmark model (developers only; build venv; not used by the build).
 
 Reproduces the "closing the gap" figures of core/VARIANTS.md. Crops come from
-`python -m core.model_build.calibrate crops DATA crops.npz --count 1800` (runtime venv).
+`python -m core.offline.model_build.calibrate crops DATA crops.npz --count 1800` (runtime venv).
 
-    P=.venv/build/bin/python; M="-m core.model_build.experiment"
+    P=.venv/build/bin/python; M="-m core.offline.model_build.experiment"
     $P $M split crops.npz W                       # W/cal.npz (first 1400 crops), W/hold.npz (the rest)
     $P $M equalise W/cal.npz W/lm_cle.tflite --alpha 0.5   # float, exact (max |diff| printed)
     $P $M stats W/lm_cle.tflite W/cal.npz W/stats.npz --count 400
@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.model_build import build as B
-from core.model_build import tflite_edit as te
+from core.offline.model_build import build as B
+from core.offline.model_build import tflite_edit as te
 
 OFFICIAL = Path.home() / ".cache" / "smile-mirror" / "face_landmarker.task"
 BINS = 8192
@@ -197,7 +197,7 @@ def landmarks(path_or_bytes, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m core.model_build.experiment")
+    p = argparse.ArgumentParser(prog="python -m core.offline.model_build.experiment")
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("split"); s.add_argument("crops", type=Path); s.add_argument("dir", type=Path)
     s.add_argument("--cal", type=int, default=1400)
