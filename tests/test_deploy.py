@@ -370,7 +370,7 @@ def test_the_lock_rule_lives_in_one_place() -> None:
 
 @pytest.mark.parametrize("lock", ["mediapipe-0.10.txt", "mediapipe-1-numpy1.txt"])
 def test_pi_locks_keep_numpy_1_for_apt_simplejpeg(lock: str) -> None:
-    pins = dict(line.split("==") for line in (REPO / "requirements" / lock).read_text().splitlines()
+    pins = dict(line.split()[0].split("==") for line in (REPO / "requirements" / lock).read_text().splitlines()
                 if "==" in line and not line.startswith("#"))
     assert pins["numpy"].startswith("1."), "apt's python3-simplejpeg is built against numpy 1.x"
     assert "opencv-python-headless" in pins and "opencv-contrib-python" not in pins
