@@ -62,7 +62,8 @@ def score_bytes(lm, tmp_path: Path, data: bytes, name: str = "input.bin") -> dic
         assert len(record["error"]) < 400 and "\n" not in record["error"]
     else:
         assert set(record) - {"damaged"} == READING_KEYS
-        assert "damaged" not in record or record["damaged"].startswith(("Corrupt JPEG", "Premature end")), record
+        # libjpeg's own words, one line: "Corrupt JPEG data: ...", "Invalid SOS parameters ..."
+        assert "damaged" not in record or (record["damaged"] and "\n" not in record["damaged"]), record
     return record
 
 

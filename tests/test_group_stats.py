@@ -130,7 +130,7 @@ def test_the_file_is_written_on_the_writer_thread_and_close_waits_for_it(tmp_pat
     started, release, writers = threading.Event(), threading.Event(), []
     real = statefile.write_atomically
 
-    def slow_write(path: Path, data: bytes, *, exclusive: bool) -> None:
+    def slow_write(path: Path, data: bytes, *, exclusive: bool = False) -> None:
         writers.append(threading.current_thread().name)
         started.set()
         release.wait(10)
