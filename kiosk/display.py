@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 from core.errors import SmileMirrorError
@@ -51,6 +52,9 @@ class _Base:
 
     def __init__(self) -> None:
         self.frames = 0
+        # CPU spent inside SDL's present: where SDL rasterises the queued draws. A GPU renderer
+        # does that work on the GPU; SDL's software renderer does it here (bench reports both).
+        self.present_cpu_s = 0.0
 
     def events(self) -> list[str]:
         out = []
@@ -66,7 +70,9 @@ class _Base:
 
     def present(self) -> None:
         assert self.canvas is not None
+        t0 = time.process_time()
         self.canvas.present()
+        self.present_cpu_s += time.process_time() - t0
         self.frames += 1
 
     def snapshot(self):

@@ -173,9 +173,16 @@ class Canvas:
             if held is None or held[2] is not rgb:
                 x, y, cw, ch = src
                 part = rgb[y:y + ch, x:x + cw]
-                scaled = cv2.resize(part, dst.size, interpolation=cv2.INTER_LINEAR if dst.width > cw else cv2.INTER_AREA)
-                self._upload(slot, cv2.flip(scaled, 1) if flip else scaled, rgb)
-                self._images[slot][1].blend_mode = 0
+                small = cv2.cvtColor(cv2.flip(part, 1) if flip else part, cv2.COLOR_RGB2BGRA)  # at camera size
+                buf = self._bgra.get(slot)
+                if buf is None or buf.shape[1::-1] != dst.size:
+                    buf = self._bgra[slot] = np.empty((dst.height, dst.width, 4), np.uint8)
+                cv2.resize(small, dst.size, dst=buf, interpolation=cv2.INTER_LINEAR if dst.width > cw else cv2.INTER_AREA)
+                tex = held[1] if held is not None and held[0] == dst.size else Texture(self.renderer, dst.size,
+                                                                                      streaming=True)
+                tex.update(pygame.image.frombuffer(buf, dst.size, "BGRA"))
+                tex.blend_mode = 0
+                self._images[slot] = (dst.size, tex, rgb)
             self._images[slot][1].draw(dstrect=dst)
             return
         h, w = rgb.shape[:2]
@@ -190,18 +197,6 @@ class Canvas:
             x, y, cw, ch = src
             src = (w - x - cw, y, cw, ch)
         tex.draw(srcrect=pygame.Rect(src), dstrect=dst, flip_x=flip)
-
-    def _upload(self, slot: str, pixels: np.ndarray, source: np.ndarray) -> None:
-        """Upload as 32-bit BGRA, the texture's own format: SDL then copies instead of converting."""
-        h, w = pixels.shape[:2]
-        held = self._images.get(slot)
-        tex = held[1] if held is not None and held[0] == (w, h) else Texture(self.renderer, (w, h), streaming=True)
-        buf = self._bgra.get(slot)
-        if buf is None or buf.shape[:2] != (h, w):
-            buf = self._bgra[slot] = np.empty((h, w, 4), np.uint8)
-        cv2.cvtColor(pixels, cv2.COLOR_RGB2BGRA, dst=buf)
-        tex.update(pygame.image.frombuffer(buf, (w, h), "BGRA"))
-        self._images[slot] = ((w, h), tex, source)
 
     def sprite(self, key: tuple, make: Callable[[], pygame.Surface]) -> Texture:
         """A texture made once from `make()` and kept while it is used."""

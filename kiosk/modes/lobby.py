@@ -36,6 +36,7 @@ WORDS = {
     "caption": "SMILE SCORE",
     "eye_label": "Eye smile {value}",
     "why": "Let your cheeks lift: real smiles reach the eyes, and they spread.",
+    "why_genuine": "Smiles that reach the eyes are the ones that spread to others.",
     "headline": "How real is your smile?",
     "invite": "Step up and smile: the mirror reads your mouth and your eyes",
     "demo": "DEMO",
@@ -138,8 +139,9 @@ def paint_score_card(r: SmileReading, p: Painter, face: tuple[float, float, floa
                                                Cue.GENUINE if r.kind is SmileKind.GENUINE else Cue.INVITE)
     colour = GOLD if cue in (Cue.REWARD, Cue.GENUINE) else INK
     line = p.paragraph(CUES[cue], "line", colour, inner.width, x=inner.left, y=y)
-    if cue in (Cue.EYES, Cue.INVITE) and line.bottom + pad < inner.bottom - p.px("line"):
-        p.paragraph(WORDS["why"], "line", MUTED, inner.width, x=inner.left, y=line.bottom + pad)
+    why = WORDS["why"] if cue in (Cue.EYES, Cue.INVITE) else WORDS["why_genuine"]
+    if len(p.wrap(why, "line", inner.width)) * p.font(p.px("line")).get_linesize() < inner.bottom - line.bottom - pad:
+        p.paragraph(why, "line", MUTED, inner.width, x=inner.left, y=line.bottom + pad)
     if coach is not None and coach.cue is Cue.REWARD:
         paint_reward(p, card, coach.reward)
     return card
