@@ -42,6 +42,7 @@ MAX_FILE_BYTES = 256 << 20        # an uncompressed 8192x8192 BMP is 201 MB
 class Decoded:
     bgr: np.ndarray
     warnings: list[str] = field(default_factory=list)  # the decoder's complaints: damaged data
+    notes: list[str] = field(default_factory=list)     # its other chatter (libpng's profile warnings)
 
 
 def read_image(path: Path, max_side: int = MAX_SIDE) -> Decoded:
@@ -67,10 +68,7 @@ def read_image(path: Path, max_side: int = MAX_SIDE) -> Decoded:
     if is_jpeg and _find(buf, b"\xff\xd9", max(_rfind(buf, b"\xff\xda"), 0)) < 0:
         raise ImageReadError(f"{name}: not a readable image (a truncated JPEG: its data stops before the end marker)")
     try:
-        if is_jpeg:
-            bgr, warnings = _decode_capturing_warnings(data)
-        else:
-            bgr, warnings = cv2.imdecode(data, cv2.IMREAD_COLOR), []
+        bgr, warnings, notes = _decode_capturing_warnings(data)
     except cv2.error as exc:
         reason = str(exc).strip().splitlines()[-1][:120]
         if "CV_IO_MAX_IMAGE" in reason:
@@ -80,7 +78,7 @@ def read_image(path: Path, max_side: int = MAX_SIDE) -> Decoded:
         raise ImageReadError(f"{name}: not a readable image (corrupt, truncated or an unsupported format)")
     if max(bgr.shape[:2]) > max_side:
         raise ImageReadError(f"{name}: {bgr.shape[1]}x{bgr.shape[0]} pixels is larger than {max_side} on a side")
-    return Decoded(bgr, warnings)
+    return Decoded(bgr, warnings, notes)
 
 
 # ---- libjpeg's warnings -----------------------------------------------------------------------
@@ -92,10 +90,14 @@ _JPEG_WARNING = re.compile(r"^(Corrupt JPEG data|Premature end of JPEG file|Inva
                            re.MULTILINE)
 
 
-def _decode_capturing_warnings(data: np.ndarray) -> tuple[np.ndarray | None, list[str]]:
-    """cv2.imdecode with file descriptor 2 sent to a temporary file for the call: libjpeg
-    writes its warnings there and nowhere else. Anything else written meanwhile (another
-    thread's log) is passed on to the real stderr afterwards."""
+_CODEC_NOTE = re.compile(r"^(libpng (warning|error)|TIFF\w*: Warning|Warning, )[^\n]*", re.MULTILINE)
+
+
+def _decode_capturing_warnings(data: np.ndarray) -> tuple[np.ndarray | None, list[str], list[str]]:
+    """cv2.imdecode with file descriptor 2 sent to a temporary file for the call: libjpeg and
+    libpng write their warnings there and nowhere else (once per decode: a looping image list
+    would repeat them for ever). Returns (image, damage warnings, other codec notes); anything
+    else written meanwhile (another thread's log) is passed on to the real stderr afterwards."""
     import cv2
 
     with _stderr_lock, tempfile.TemporaryFile() as capture:
@@ -115,13 +117,14 @@ def _decode_capturing_warnings(data: np.ndarray) -> tuple[np.ndarray | None, lis
         capture.seek(0)
         text = capture.read(1 << 16).decode("utf-8", "replace")
     warnings = [m.group(0).strip() for m in _JPEG_WARNING.finditer(text)]
-    rest = _JPEG_WARNING.sub("", text).strip()
+    notes = [m.group(0).strip() for m in _CODEC_NOTE.finditer(text)]
+    rest = _CODEC_NOTE.sub("", _JPEG_WARNING.sub("", text)).strip()
     if rest:
         try:
             os.write(2, (rest + "\n").encode())
         except OSError:
             pass
-    return bgr, warnings
+    return bgr, warnings, notes
 
 
 # ---- header sizes -----------------------------------------------------------------------------

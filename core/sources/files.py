@@ -133,9 +133,13 @@ class ImageFilesSource(FrameSource):
                 if len(self._bad) == len(self.paths):
                     return None
                 continue
-            if decoded.warnings and i not in self._damaged:
+            if (decoded.warnings or decoded.notes) and i not in self._damaged:
                 self._damaged.add(i)
-                log.warning("%s is damaged (%s); shown as decoded", shown(self.paths[i]), "; ".join(decoded.warnings))
+                if decoded.warnings:
+                    log.warning("%s is damaged (%s); shown as decoded", shown(self.paths[i]),
+                                "; ".join(decoded.warnings))
+                if decoded.notes:
+                    log.info("%s: %s", shown(self.paths[i]), "; ".join(dict.fromkeys(decoded.notes)))
             self._full = cv2.cvtColor(decoded.bgr, cv2.COLOR_BGR2RGB)
             good_this_pass = True
             return fit_within(self._full, self._size)
