@@ -14,7 +14,9 @@ import importlib.metadata
 import logging
 import os
 import shutil
+import stat
 import subprocess
+import time
 import sys
 import tempfile
 import urllib.request
@@ -104,16 +106,25 @@ def verify(asset: Asset, path: Path, cache: Path | None = None) -> Path:
     """Return `path` if it holds exactly the asset's bytes; else raise one actionable sentence."""
     fix = _fix_command(cache)
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except FileNotFoundError:
         raise asset.error(f"The {asset.what} is missing at {path}; run `{fix}` to provision it.") from None
     except OSError as exc:
         raise asset.error(f"The {asset.what} at {path} cannot be read ({exc.strerror}); check its permissions.") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise asset.error(f"The {asset.what} at {path} is {kind}; move it away, then run `{fix}`.")
+    size = st.st_size
     if size < asset.size:
         raise asset.error(
             f"The {asset.what} at {path} is truncated ({size:,} of {asset.size:,} bytes); "
             f"run `{fix}` to replace it.")
-    if size != asset.size or sha256_of(path) != asset.sha256:
+    try:
+        digest = sha256_of(path) if size == asset.size else ""
+    except OSError as exc:  # e.g. mode 000: stat works, reading does not
+        raise asset.error(f"The {asset.what} at {path} cannot be read ({exc.strerror or exc}); "
+                          f"check its permissions.") from None
+    if size != asset.size or digest != asset.sha256:
         raise asset.error(
             f"The {asset.what} at {path} does not match its official SHA-256 (altered or corrupted); "
             f"run `{fix}` to replace it.")
@@ -144,6 +155,8 @@ def fetch(asset: Asset, cache: Path | None = None, progress: Progress | None = N
     target = cache / asset.filename
     try:
         cache.mkdir(parents=True, exist_ok=True)
+        _clear_the_way(asset, target)
+        _remove_stale_fetches(cache)
         tmp_dir = Path(tempfile.mkdtemp(prefix=".fetch-", dir=cache))
     except OSError as exc:
         raise asset.error(f"Cannot write to the cache folder {cache} ({exc.strerror}); "
@@ -166,6 +179,27 @@ def fetch(asset: Asset, cache: Path | None = None, progress: Progress | None = N
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     raise asset.error(f"Could not obtain the {asset.what}: " + "; ".join(reasons) + ".")
+
+
+def _clear_the_way(asset: Asset, target: Path) -> None:
+    """Something other than a file in the asset's place (a folder made by mistake) is moved
+    aside, not deleted: the verified file can then take its name, and nothing is lost."""
+    if target.is_symlink() or not target.exists() or target.is_file():
+        return
+    aside = target.with_name(f"{target.name}.not-a-file-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(target, aside)
+    log.warning("%s was not a file; moved it aside to %s", target, aside)
+
+
+def _remove_stale_fetches(cache: Path, min_age_s: float = 3600.0) -> None:
+    """`.fetch-*` folders a killed fetch left behind (an hour old: a running fetch is younger)."""
+    now = time.time()
+    for tmp in cache.glob(".fetch-*"):
+        try:
+            if tmp.is_dir() and now - tmp.stat().st_mtime >= min_age_s:
+                shutil.rmtree(tmp, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def _sources(asset: Asset, tmp: Path, progress: Progress | None) -> Iterator[tuple[str, Callable[[], Path]]]:

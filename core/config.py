@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from core.errors import ConfigError
+from core.safe_io import UnreadableFile, read_regular, shown
 
 log = logging.getLogger(__name__)
 
 SYSTEM_CONFIG = Path("/etc/smile-mirror/config.toml")
 CONFIG_ENV = "SMILE_MIRROR_CONFIG"
+MAX_CONFIG_BYTES = 1 << 20  # the commented default file is about 5 KB
 
 
 def _opt(default: Any, help: str, *, choices: tuple = (), lo: float | None = None,
@@ -91,7 +93,7 @@ class RunConfig:
     state_dir: str = _opt("", "where the photo booth keeps photos and counters, group mode its counts per "
                               "hour and contagion mode its counts per day (lobby and coach write nothing); "
                               "empty: $XDG_STATE_HOME/smile-mirror or ~/.local/state/smile-mirror", flag="--state-dir")
-    frames: int = _opt(0, "stop after this many displayed frames (0: run until quit)", lo=0, flag="--frames")
+    frames: int = _opt(0, "stop after this many displayed frames (0: run until quit)", lo=0, hi=10**12, flag="--frames")
     readings: str = _opt("", "write one JSON line per scored frame to this file", flag="--readings")
     log_level: str = _opt("INFO", "logging level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), flag="--log-level")
 
@@ -106,8 +108,8 @@ class BoothConfig:
                           "coming (0: none)", lo=0, hi=10)
     review_s: float = _opt(4.0, "how long the photo is shown afterwards", lo=0.5, hi=60.0)
     cooldown_s: float = _opt(3.0, "pause after the review before the next photo", lo=0.0, hi=600.0)
-    quota_mb: float = _opt(0.0, "delete the oldest photos beyond this many MB (0: keep all)", lo=0.0)
-    min_free_mb: float = _opt(50.0, "never fill the disk beyond this much free space", lo=0.0)
+    quota_mb: float = _opt(0.0, "delete the oldest photos beyond this many MB (0: keep all)", lo=0.0, hi=1e9)
+    min_free_mb: float = _opt(50.0, "never fill the disk beyond this much free space", lo=0.0, hi=1e9)
     slideshow: bool = _opt(True, "show the latest photos while nobody is there")
 
 
@@ -255,17 +257,23 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
     if not explicit and not target.exists():
         return Config()
     try:
-        text = target.read_text(encoding="utf-8")
+        # a regular file of bounded size only: a FIFO would hang the start, /dev/zero exhaust memory
+        text = read_regular(target, limit=MAX_CONFIG_BYTES, what="config file").decode("utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"config file {target} does not exist; create it or drop --config.") from None
+        raise ConfigError(f"config file {shown(target)} does not exist; create it or drop --config.") from None
+    except UnreadableFile as exc:
+        raise ConfigError(f"{exc}.") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {target} cannot be read: {exc}.") from None
+        raise ConfigError(f"config file {shown(target)} cannot be read: {exc}.") from None
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as some Windows editors write
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{target}: not valid TOML ({exc}).") from None
+        raise ConfigError(f"{shown(target)}: not valid TOML ({exc}).") from None
+    except RecursionError:
+        raise ConfigError(f"{shown(target)}: not a config file (its tables or arrays nest too deeply).") from None
     log.info("config loaded from %s", target)
-    return _apply(Config(), data, str(target))
+    return _apply(Config(), data, shown(target))
 
 
 def to_toml(config: Config) -> str:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
+import zipfile
 from pathlib import Path
 from typing import Any
 
 from core import assets
+from core.safe_io import read_regular
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +37,40 @@ def manifest_path(cache: Path) -> Path:
 
 
 def read_manifest(cache: Path) -> dict[str, Any]:
-    """The manifest in `cache`; empty when it is missing, unreadable or made from another model."""
+    """The manifest, with every entry that is not shaped as `model build` writes it left out
+    (a hand-edited or damaged file must never reach the loader or raise at start)."""
     try:
-        data = json.loads(manifest_path(cache).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_regular(manifest_path(cache), limit=1 << 20, what="variant manifest"))
+    except (OSError, ValueError, RecursionError):
         return {"variants": {}}
     if not isinstance(data, dict) or data.get("source_sha256") != assets.MODEL.sha256:
         return {"variants": {}}
+    entries = data.get("variants")
+    data["variants"] = {name: entry for name, entry in (entries.items() if isinstance(entries, dict) else ())
+                        if name in VARIANTS and isinstance(entry, dict) and isinstance(entry.get("gate", {}), dict)
+                        and isinstance(entry.get("sha256"), str) and isinstance(entry.get("size"), int)}
     return data
+
+
+# the three TFLite models a Face Landmarker bundle holds
+BUNDLE_MEMBERS = ("face_detector.tflite", "face_landmarks_detector.tflite", "face_blendshapes.tflite")
+
+
+def bundle_problem(path: Path) -> str | None:
+    """Why `path` is not a Face Landmarker bundle (a zip of the three TFLite flatbuffers), or None.
+    A file whose checksum matches a forged manifest is still refused here, before mediapipe."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = {Path(n).name: n for n in zf.namelist()}
+            for member in BUNDLE_MEMBERS:
+                if member not in names:
+                    return f"it has no {member}"
+                with zf.open(names[member]) as fh:
+                    if fh.read(8)[4:8] != b"TFL3":
+                        return f"its {member} is not a TFLite model"
+    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+        return f"it is not a model bundle ({exc})"
+    return None
 
 
 def matches(path: Path, entry: dict[str, Any]) -> bool:
@@ -66,6 +94,11 @@ def resolve(variant: str, cache: Path) -> Path:
         return official
     if not entry.get("gate", {}).get("passed"):
         log.warning("model variant %s did not pass the accuracy gate; using the official model", variant)
+        return official
+    problem = bundle_problem(path)
+    if problem is not None:
+        log.warning("model variant %s in %s is broken (%s); using the official model (rebuild with "
+                    "`smile-mirror model build`)", variant, cache, problem)
         return official
     return path
 

@@ -423,7 +423,7 @@ print(("PASS" if ok else "FAIL") + " face %s, score %s (>= %s), %s" % (
     fi
 
     local want
-    want="$(sed -n 's/^mediapipe==//p' "$SRC/${EXPECT_LOCK[$cpu]}")"
+    want="$(sed -n 's/^mediapipe==\([^ \\]*\).*/\1/p' "$SRC/${EXPECT_LOCK[$cpu]}")"
     if [[ -n $version && $version == "$want" ]]; then
         record "$cpu" "mediapipe version" PASS - "$version (the lock pins $want)"
     else

@@ -5,6 +5,7 @@
 #   sudo hw/install.sh              console kiosk: smile-mirror.service on tty1 (Lite)
 #   sudo hw/install.sh --desktop    inside the desktop session: smile-mirror-desktop.service
 #   hw/install.sh --dry-run [...]   print every action, do none (no root needed)
+#   sudo hw/install.sh --tune-model  also build, gate and time the quantised model variants
 #   sudo hw/install.sh --uninstall [--purge]
 #
 # Idempotent: run it again after `git pull` to update (it reinstalls the package, keeps an
@@ -74,6 +75,7 @@ DRY_RUN=0
 UNINSTALL=0
 PURGE=0
 DESKTOP=0
+TUNE=0
 
 usage() {
     sed -n '2,7s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
@@ -136,6 +138,7 @@ parse_args() {
             --uninstall) UNINSTALL=1 ;;
             --purge) PURGE=1 ;;
             --desktop) DESKTOP=1 ;;
+            --tune-model) TUNE=1 ;;
             -h | --help) usage; exit 0 ;;
             *) usage >&2; die "unknown option: $1" ;;
         esac
@@ -252,7 +255,8 @@ install_app() {
     local pip=("$ROOT$VENV/bin/python" -m pip --disable-pip-version-check --no-input)
     # --no-deps: mediapipe's metadata would add opencv-contrib-python (a second cv2) and more;
     # the lock pins exactly what is imported.
-    run "${pip[@]}" install --no-deps -r "$SRC/$lock"
+    # --require-hashes: only the files whose SHA-256 the lock names are installed (pip runs as root).
+    run "${pip[@]}" install --no-deps --require-hashes -r "$SRC/$lock"
     run "${pip[@]}" install --no-deps --force-reinstall "$SRC"
     if [[ $TARGET == pc ]]; then
         run "$ROOT$VENV/bin/python" -c 'import numpy, mediapipe, cv2, pygame; print("numpy", numpy.__version__, "mediapipe", mediapipe.__version__, "cv2", cv2.__version__)'
@@ -282,12 +286,13 @@ provision_model() {
 
 # Quantised model variants (core/VARIANTS.md): built by build-only tools in a venv of their own,
 # gated for accuracy, then timed on this very CPU; the fastest that passed goes into the config.
-# Optional: if any step fails, the mirror keeps the official model.
+# Opt-in (--tune-model): it pip-installs the build tools as root, which a plain install or update
+# should not do. If any step fails, the mirror keeps the official model.
 tune_model() {
     say "model variants: build, accuracy gate, timing on this CPU"
     local build_venv="$PREFIX/build-venv" cli="$ROOT$VENV/bin/smile-mirror"
     if run "$PYTHON" -m venv "$ROOT$build_venv" &&
-        run "$ROOT$build_venv/bin/pip" install --quiet --no-deps -r "$SRC/requirements/build.txt" &&
+        run "$ROOT$build_venv/bin/pip" install --quiet --no-deps --require-hashes -r "$SRC/requirements/build.txt" &&
         run "$cli" model build --dir "$ROOT$MODEL_DIR" --build-python "$ROOT$build_venv/bin/python" &&
         run "$cli" model tune --dir "$ROOT$MODEL_DIR" --cpus 0 --write "$ROOT$CONF"; then
         return 0
@@ -434,7 +439,11 @@ main() {
     install_app "$LOCK"
     provision_model
     write_config
-    tune_model
+    if [[ $TUNE -eq 1 ]]; then
+        tune_model
+    else
+        printf '# model variants: not tuned (the official model is used; --tune-model builds and times them)\n'
+    fi
     install_units
     if [[ $DRY_RUN -eq 1 ]]; then
         say "done (dry run: nothing was changed)"

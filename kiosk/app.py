@@ -19,6 +19,7 @@ from typing import Callable, Protocol, TextIO
 
 from core.clock import now_ms
 from core.errors import ConfigError
+from core.safe_io import OptionalWriter
 from core.pipeline import CaptureThread, InferenceWorker, SyncInference, Throttle
 from core.scheduler import Scheduler
 from core.sources.base import FrameSource
@@ -67,7 +68,7 @@ class RunStats:
 class App:
     def __init__(self, *, open_source: Callable[[], FrameSource], landmarker: Landmarker, display,
                  scheduler: Scheduler | None = None, notifier: Notifier | None = None, frames: int = 0,
-                 readings: TextIO | None = None, diagnostics: bool = False, synchronous: bool = False,
+                 readings: TextIO | OptionalWriter | None = None, diagnostics: bool = False, synchronous: bool = False,
                  stale_s: float = 1.5, backoff_s: tuple[float, float] = (0.5, 10.0),
                  mode: Mode | None = None, accent: tuple[int, int, int] | None = None, logo=None) -> None:
         from kiosk.modes.lobby import LobbyMode
@@ -286,12 +287,13 @@ def _words(screen: Screen, status) -> tuple[str, str]:
     return "", ""
 
 
-def open_readings(path: str) -> TextIO | None:
-    """The `--readings` file, line-buffered so a crash loses at most the current line."""
+def open_readings(path: str) -> OptionalWriter | None:
+    """The `--readings` file, line-buffered so a crash loses at most the current line. Readings
+    are optional output: a write that fails (a full disk) is said once and writing stops."""
     if not path:
         return None
     try:
-        return open(Path(path), "w", encoding="utf-8", buffering=1)
+        return OptionalWriter(open(Path(path), "w", encoding="utf-8", buffering=1), path, "readings")
     except OSError as exc:
         raise ConfigError(f"cannot write readings to {path} ({exc.strerror or exc}); choose another file "
                           f"with --readings") from None

@@ -250,6 +250,7 @@ class PhotoBooth:
             self._collect_still(float("inf"), self._preview)
         self._writer.shutdown(wait=True)
         self._check_saved(float("inf"))
+        self.store.close()
 
     def _collect_still(self, now_ms: float, preview: np.ndarray | None) -> None:
         reading, asked_at, still = self._pending  # type: ignore[misc]

@@ -41,10 +41,25 @@ def build_landmarker(config: Config, model: Path, mode: Mode | type[Mode]) -> An
     """The mode's own landmarker, else the standard single-visitor one."""
     from core.zoom import face_landmarker
 
-    own = mode.landmarker(config, model)
-    if own is not None:
-        return own
-    return face_landmarker(model, max_faces=config.pipeline.max_faces, zoom=config.pipeline.zoom)
+    def make(path: Path) -> Any:
+        own = mode.landmarker(config, path)
+        if own is not None:
+            return own
+        return face_landmarker(path, max_faces=config.pipeline.max_faces, zoom=config.pipeline.zoom)
+
+    try:
+        return make(model)
+    except Exception as exc:
+        # a model variant that does not load falls back to the verified official model beside it
+        # (the documented promise); the official model failing is an error
+        from core import assets
+
+        if model.name == assets.MODEL.filename:
+            raise
+        official = assets.verify(assets.MODEL, assets.cached_path(assets.MODEL, model.parent), model.parent)
+        log.warning("model variant %s does not load (%s: %s); using the official model", model.name,
+                    type(exc).__name__, exc)
+        return make(official)
 
 
 def build_scheduler(config: Config) -> Scheduler:

@@ -24,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from core import assets  # noqa: E402
 from core.config import Config, describe, flagged_options, load_config, to_toml, type_of  # noqa: E402
 from core.errors import ImageReadError, SmileMirrorError  # noqa: E402
+from core.safe_io import OneLineFormatter, shown  # noqa: E402
 
 log = logging.getLogger("smile-mirror")
 
@@ -192,12 +193,29 @@ def verified_model(config: Config, explicit: str | None = None, cache: Path | No
 
 # ---- commands -------------------------------------------------------------------------------
 
+def check_start(config: Config) -> Path:
+    """Everything a start needs that can be checked before it: the source named, the files the
+    config names, the model. `run` and `config check` both call this, so a config that passes
+    the check starts. Returns the verified model; raises one sentence."""
+    from core import preflight, sources
+    from kiosk.branding import branding_from
+    from kiosk.text import check_overrides
+
+    cache = model_cache(config)
+    src = config.source
+    preflight.check_source(src.spec, cache)
+    sources.check_source(src.spec, width=src.width, height=src.height, fps=src.fps, cache=cache)  # it decodes
+    preflight.check_readings(config.run.readings)
+    check_overrides(config.text)
+    branding_from(config.display)  # a missing or undecodable logo stops here
+    return verified_model(config)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if not os.environ.get(DEBUG_ENV):
         logging.getLogger().setLevel(config.run.log_level)
-    model = verified_model(config)
-    from core.sources import check_source
+    model = check_start(config)
     from kiosk import text
     from kiosk.app import open_readings
     from kiosk.branding import branding_from
@@ -208,8 +226,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     cache = model_cache(config)
     text.use(text.Catalogue(config.display.language, config.text, cache=cache))
     branding = branding_from(config.display)  # a missing or undecodable logo stops here
-    src = config.source
-    check_source(src.spec, width=src.width, height=src.height, fps=src.fps, cache=cache)  # a typo stops here
     with contextlib.ExitStack() as cleanup:  # until the App owns them: a failed start releases all
         display = open_display(config.display.mode, window=(config.display.width, config.display.height),
                                rotate=config.display.rotate)
@@ -227,7 +243,7 @@ def score_record(path: Path, faces: list, max_faces: int) -> dict[str, Any]:
     from core.types import reading_record
 
     readings = [score_face(o) for o in faces[:max_faces]]
-    record: dict[str, Any] = {"path": str(path), "face": bool(readings),
+    record: dict[str, Any] = {"path": shown(path), "face": bool(readings),
                               **reading_record(readings[0] if readings else None)}
     if max_faces > 1:
         record["faces"] = [{"box": [round(v, 4) for v in r.box], **reading_record(r)} for r in readings]
@@ -238,19 +254,25 @@ def score_one(lm, path: Path, max_faces: int) -> dict[str, Any]:
     """One image's JSON record, or {"path", "error"} when it cannot be read or scored. Never
     raises for a bad file (issue 7: a decodable image under 16 px, e.g. a 1x1 PNG, raised
     FrameError and ended the whole batch; so did any other failure inside the model)."""
-    from core.errors import FrameError
-    from core.sources.files import read_image_rgb
+    import cv2
 
+    from core.errors import FrameError
+    from core.image_guard import read_image
+
+    name = shown(path)  # valid JSON and one line, whatever bytes the file name holds
     try:
-        rgb = read_image_rgb(path)
-        return score_record(path, lm.detect(rgb, 0.0), max_faces)
+        decoded = read_image(path)
+        record = score_record(path, lm.detect(cv2.cvtColor(decoded.bgr, cv2.COLOR_BGR2RGB), 0.0), max_faces)
+        if decoded.warnings:  # libjpeg filled the missing part with grey: say so beside the score
+            record["damaged"] = "; ".join(decoded.warnings)
+        return record
     except ImageReadError as exc:
-        return {"path": str(path), "error": str(exc)}
+        return {"path": name, "error": str(exc)}
     except FrameError as exc:
-        return {"path": str(path), "error": f"{path}: cannot be scored ({exc})"}
+        return {"path": name, "error": f"{name}: cannot be scored ({exc})"}
     except Exception as exc:  # one bad photo must not end the batch
-        log.debug("scoring %s failed", path, exc_info=True)
-        return {"path": str(path), "error": f"{path}: cannot be scored ({type(exc).__name__}: {exc})"}
+        log.debug("scoring %s failed", name, exc_info=True)
+        return {"path": name, "error": f"{name}: cannot be scored ({type(exc).__name__}: {exc})"}
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -324,14 +346,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     if args.action == "default":
         print(to_toml(Config()), end="")
         return 0
-    from kiosk.text import check_overrides
-
-    config = load_config(args.file)
-    check_overrides(config.text)
-    if config.display.logo:
-        from kiosk.branding import load_logo
-
-        load_logo(config.display.logo)
+    check_start(load_config(args.file))  # what a start would refuse, the check refuses
     print("config OK")
     return 0
 
@@ -369,6 +384,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(text: str) -> str:
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 COMMANDS = {"run": cmd_run, "score": cmd_score, "eval": cmd_eval, "bench": cmd_bench, "soak": cmd_soak,
             "model": cmd_model, "stats": cmd_stats, "config": cmd_config}
 DEBUG_ENV = "SMILE_MIRROR_DEBUG"
@@ -383,18 +402,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         silence_native_log()
     if verbose and args.command == "run" and not getattr(args, "run__log_level", None):
         args.run__log_level = "DEBUG"
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.DEBUG if os.environ.get(DEBUG_ENV) or verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+                        handlers=[handler])
     try:
         return COMMANDS[args.command](args)
     except SmileMirrorError as exc:
-        print(f"smile-mirror: {exc}", file=sys.stderr)
+        print(f"smile-mirror: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # unexpected: full detail to the log, one line to the person
         log.debug("unexpected error", exc_info=True)
-        print(f"smile-mirror: unexpected error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for the "
+        print(f"smile-mirror: unexpected error: {type(exc).__name__}: {_one_line(str(exc))} (set {DEBUG_ENV}=1 for the "
               f"traceback)", file=sys.stderr)
         return 1
 

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from core.errors import SmileMirrorError
-from kiosk.photos import write_atomically
+from core.safe_io import FolderLock, remove_stale_temporaries, shown
+from core.statefile import Invalid, StateFile, whole_number
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,11 @@ class GroupStats:
         self.save_every_s = save_every_s
         self.keep_days = keep_days
         self._hour, self._clock = hour, clock
-        self.hours: dict[str, dict[str, int]] = load(self.path)
+        self._folder_lock = FolderLock(Path(state_dir))  # one writer per state folder
+        if self._folder_lock.held:
+            remove_stale_temporaries(Path(state_dir))
+        self._file = StateFile(self.path, "group statistics file", _check_leaf)
+        self.hours: dict[str, dict[str, int]] = _rows(self._file.load())
         self._dirty = False
         self._saved_at = clock()
         self._writer: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1,
@@ -89,10 +94,13 @@ class GroupStats:
 
     def close(self) -> None:
         """Save what is left and wait for the writer."""
-        self.save()
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
-            self._writer = None
+        try:
+            self.save()
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+                self._writer = None
+        finally:
+            self._folder_lock.release()
 
     def _write_latest(self) -> None:
         """On the writer thread: the newest counts handed over, written atomically."""
@@ -101,11 +109,9 @@ class GroupStats:
         if hours is None:
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            data = {"version": 1, "hours": hours}
-            write_atomically(self.path, (json.dumps(data, indent=1) + "\n").encode(), exclusive=False)
+            self._file.save({"version": 1, "hours": hours})  # keeps the last good copy beside it
         except OSError as exc:  # a full or read-only disk must not stop the mirror
-            log.warning("group statistics not saved to %s (%s)", self.path, exc)
+            log.warning("group statistics not saved to %s (%s)", shown(self.path), exc)
             with self._lock:
                 self._failed = True
 
@@ -137,16 +143,25 @@ class StatsMissing(SmileMirrorError, FileNotFoundError):
     """`smile-mirror stats` was pointed at a folder with no group statistics in it."""
 
 
+def _check_leaf(path: tuple[str, ...], value: Any) -> Any:
+    """One value of group-stats.json: {"version": 1, "hours": {HOUR: {FIELD: count}}}."""
+    if path == ("version",):
+        if value != 1:
+            raise Invalid(f"version {value!r} is not 1")
+        return value
+    if len(path) == 3 and path[0] == "hours" and path[2] in FIELDS and len(path[1]) <= 40:
+        return whole_number(value)
+    raise Invalid("not a count of an hour")
+
+
+def _rows(doc: dict[str, Any]) -> dict[str, dict[str, int]]:
+    hours = doc.get("hours", {})
+    return {h: {f: row.get(f, 0) for f in FIELDS} for h, row in hours.items()}
+
+
 def load(path: Path) -> dict[str, dict[str, int]]:
-    try:
-        data: Any = json.loads(Path(path).read_text(encoding="utf-8"))
-        hours = data["hours"]
-        return {str(h): {f: int(row.get(f, 0)) for f in FIELDS} for h, row in hours.items()}
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        log.warning("group statistics file %s unreadable (%s); starting from zero", path, exc)
-        return {}
+    """The counts per hour in a statistics file, each value checked (a bad one is dropped)."""
+    return _rows(StateFile(Path(path), "group statistics file", _check_leaf, writer=False).load())
 
 
 def export(state_dir: Path, fmt: str) -> str:

@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from core.safe_io import FolderLock, discard, publish, remove_stale_temporaries, shown, write_temporary
+from core.statefile import Invalid, StateFile, finite_number, whole_number
 from core.types import SmileReading
 from kiosk.text import N_
 
@@ -40,22 +41,17 @@ class PhotoNotSaved(OSError):
         return str(self.args[0])
 
 
-def write_atomically(path: Path, data: bytes, *, exclusive: bool) -> None:
-    """Write to a temporary file in the same folder, fsync, then publish it under `path`:
-    by hard link when `exclusive` (fails if the name exists), else by rename."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if exclusive:
-            os.link(tmp, path)
-        else:
-            os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def _check_counter(path: tuple[str, ...], value: Any) -> Any:
+    """One field of counters.json, as Counters holds it."""
+    if path in (("photos_taken",), ("smiles_seen",)):
+        return whole_number(value)
+    if path == ("best_score_today",):
+        return finite_number(value, 0.0, 100.0)
+    if path == ("day",):
+        if not isinstance(value, str) or len(value) > 10:
+            raise Invalid(f"{value!r} is not a date such as 2025-06-01")
+        return value
+    raise Invalid("not a counter")
 
 
 @dataclass(slots=True)
@@ -91,11 +87,20 @@ class PhotoStore:
         self.quota_bytes = int(quota_mb * 1e6)
         self.min_free_bytes = int(min_free_mb * 1e6)
         self.jpeg_quality = jpeg_quality
+        # one writer per state folder: a second kiosk on it would count photos twice or not at all
+        self._lock = FolderLock(Path(state_dir))
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            log.warning("photo folder %s cannot be created (%s); photos will not be saved", self.dir, exc)
+            log.warning("photo folder %s cannot be created (%s); photos will not be saved", shown(self.dir), exc)
+        for folder in (Path(state_dir), self.dir):  # we hold the lock: every temporary is a dead writer's
+            remove_stale_temporaries(folder)
+        self._counters_file = StateFile(self.counters_path, "counters file", _check_counter)
         self.counters = self._load_counters()
+
+    def close(self) -> None:
+        """Let another process use the state folder."""
+        self._lock.release()
 
     # -- photos -------------------------------------------------------------------------------
     def save(self, rgb: np.ndarray, reading: SmileReading | None, when: dt.datetime | None = None) -> Path:
@@ -114,25 +119,52 @@ class PhotoStore:
         sidecar = (json.dumps(meta, indent=1) + "\n").encode()
         self._check_space(len(data) + len(sidecar))
         suffix = "" if reading is None else f"-s{round(reading.score):02d}"
+        path = self._commit_pair(when, suffix, data, sidecar)
+        # The photo and its sidecar are safe now: what follows is bookkeeping, and its failure
+        # must neither tell the guest "not saved" nor stop counting and pruning for good.
         try:
-            path = self._claim(when, suffix, data)
-            write_atomically(path.with_suffix(".json"), sidecar, exclusive=False)
-        except OSError as exc:
-            raise _not_saved(exc) from None
-        self.counters.took_photo(reading.score if reading else 0.0, when.date().isoformat())
-        self.save_counters()
-        self.prune()
+            self.counters.took_photo(reading.score if reading else 0.0, when.date().isoformat())
+            self.save_counters()
+        except Exception:
+            log.exception("photo %s saved, but the counters were not updated", path.name)
+        try:
+            self.prune()
+        except Exception:
+            log.exception("photo %s saved, but the quota could not be applied", path.name)
         log.info("photo saved: %s", path.name)
         return path
 
-    def _claim(self, when: dt.datetime, suffix: str, data: bytes) -> Path:
-        """The first free name from `when` on; a taken name moves on by a millisecond, so
-        names still sort by time (the sidecar keeps the exact time)."""
+    def _commit_pair(self, when: dt.datetime, suffix: str, data: bytes, sidecar: bytes) -> Path:
+        """Both files written in full (and fsynced) under temporary names first, so a full disk
+        stops before either appears; then the photo claims its name and the sidecar follows.
+        Either both appear or neither does."""
+        photo_tmp = sidecar_tmp = None
+        try:
+            photo_tmp = write_temporary(self.dir, data)
+            sidecar_tmp = write_temporary(self.dir, sidecar)
+            path = self._claim(when, suffix, photo_tmp)
+            try:
+                publish(sidecar_tmp, path.with_suffix(".json"), exclusive=False)
+            except OSError:
+                discard(path)  # a photo without its sidecar is not a saved photo
+                raise
+            return path
+        except OSError as exc:
+            raise PhotoNotSaved(_reason(exc)) from None
+        finally:
+            for tmp in (photo_tmp, sidecar_tmp):
+                if tmp is not None:
+                    discard(tmp)
+
+    def _claim(self, when: dt.datetime, suffix: str, tmp: Path) -> Path:
+        """The first free name from `when` on, taken by hard link (never overwriting); a taken
+        name moves on by a millisecond, so names still sort by time (the sidecar keeps the
+        exact time)."""
         for n in range(100):
             t = when + dt.timedelta(milliseconds=n)
             path = self.dir / (t.strftime("%Y%m%d-%H%M%S-") + f"{t.microsecond // 1000:03d}{suffix}.jpg")
             try:
-                write_atomically(path, data, exclusive=True)
+                os.link(tmp, path)
                 return path
             except FileExistsError:
                 continue
@@ -173,19 +205,15 @@ class PhotoStore:
 
     # -- counters -----------------------------------------------------------------------------
     def _load_counters(self) -> Counters:
-        try:
-            data: dict[str, Any] = json.loads(self.counters_path.read_text(encoding="utf-8"))
-            return Counters(**{k: data[k] for k in ("photos_taken", "smiles_seen", "best_score_today", "day")
-                               if k in data})
-        except FileNotFoundError:
-            return Counters()
-        except (OSError, ValueError, TypeError) as exc:
-            log.warning("counters file %s unreadable (%s); starting from zero", self.counters_path, exc)
-            return Counters()
+        """Each field checked on its own: a bad one is taken from the last good copy or starts
+        from zero, the others are kept (core.statefile)."""
+        data = self._counters_file.load()
+        return Counters(**{k: data[k] for k in ("photos_taken", "smiles_seen", "best_score_today", "day")
+                           if k in data})
 
     def save_counters(self) -> None:
         try:
-            write_atomically(self.counters_path, json.dumps(asdict(self.counters)).encode(), exclusive=False)
+            self._counters_file.save(asdict(self.counters))
         except OSError as exc:
             log.warning("counters not saved (%s)", _reason(exc))
 

@@ -12,6 +12,7 @@ os.environ["SDL_VIDEODRIVER"] = "dummy"
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 os.environ.setdefault("GLOG_minloglevel", "2")
+import core  # noqa: E402,F401  (sets OpenCV's image size limit before cv2 loads, as the program does)
 
 from pathlib import Path  # noqa: E402
 

@@ -133,6 +133,7 @@ def test_nothing_is_overwritten_and_the_quota_prunes_the_oldest(tmp_path: Path) 
                                        "20261125-120000-002-s88.jpg"]
     sizes = [p.stat().st_size + p.with_suffix(".json").stat().st_size for p in paths]
     quota_mb = (sizes[1] + sizes[2]) * 1.5 / 1e6  # room for about two more photos of this size
+    store.close()  # one writer per state folder: the next start takes it over
     store = PhotoStore(tmp_path, quota_mb=quota_mb)
     newest = store.save(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8), reading, when + dt.timedelta(seconds=1))
     remaining = store.photos()

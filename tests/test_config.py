@@ -37,7 +37,7 @@ def test_values_are_read(tmp_path: Path) -> None:
     ("[pipeline]\nmax_faces = 9\n", ["pipeline.max_faces", "from 1 to 4"]),
     ("[display]\nmode = 'tv'\n", ["display.mode", "'fullscreen'"]),
     ("[run]\nframes = true\n", ["run.frames", "an integer"]),
-    ("[booth]\nquota_mb = inf\n", ["booth.quota_mb", "at least 0"]),
+    ("[booth]\nquota_mb = inf\n", ["booth.quota_mb", "from 0 to 1e+09"]),
     ("[pipeline]\nscore_hz = nan\n", ["pipeline.score_hz", "from 1 to 120"]),
     ("source = 3\n", ["[source] must be a table"]),
     ("[source\nspec=1", ["not valid TOML"]),

@@ -27,7 +27,8 @@ def test_exactly_one_cv2_distribution() -> None:
 def test_the_environment_matches_a_lock_file() -> None:
     mediapipe = installed("mediapipe")
     lock = REPO / "requirements" / ("mediapipe-0.10.txt" if mediapipe.startswith("0.10") else "mediapipe-1.txt")
-    pins = dict(line.split("==") for line in lock.read_text().splitlines() if "==" in line and not line.startswith("#"))
+    pins = dict(line.split()[0].split("==") for line in lock.read_text().splitlines()
+                if "==" in line and not line.startswith("#"))  # "name==version \" (its hashes follow)
     wrong = {name: (want, installed(name)) for name, want in pins.items() if installed(name) != want}
     assert not wrong, f"installed versions differ from {lock.name}: {wrong}"
 

@@ -188,7 +188,7 @@ def test_dry_run_prints_every_step_and_picks_the_lock_by_cpu(tmp_path: Path, cpu
     assert has(steps, "useradd", "--system", "smile-mirror") or "# user smile-mirror exists" in done.stdout
     assert has(steps, "usermod", "video,render,input", "smile-mirror")
     assert has(steps, "-m venv", "--system-site-packages", f"{root}/opt/smile-mirror/venv")
-    assert has(steps, "pip", "install --no-deps -r", str(REPO / lock))
+    assert has(steps, "pip", "install --no-deps --require-hashes -r", str(REPO / lock))
     other = {"requirements/mediapipe-0.10.txt", "requirements/mediapipe-1-numpy1.txt"} - {lock}
     assert not has(steps, other.pop()), "only the lock for this CPU is installed"
     assert has(steps, "pip", "install --no-deps", "--force-reinstall", str(REPO))
@@ -201,6 +201,16 @@ def test_dry_run_prints_every_step_and_picks_the_lock_by_cpu(tmp_path: Path, cpu
     assert f"lock: {lock}" in done.stdout
     assert "nothing was changed" in done.stdout
     assert not any((tmp_path / "root").iterdir()), "--dry-run must not create anything"
+    assert not has(steps, "requirements/build.txt") and not has(steps, "model tune"), \
+        "the build tools are installed only with --tune-model"
+
+
+def test_the_model_tune_step_is_opt_in(tmp_path: Path) -> None:
+    done = dry_run(tmp_path, PI5_CPUINFO, "--tune-model")
+    assert done.returncode == 0, done.stdout + done.stderr
+    steps = actions(done.stdout)
+    assert has(steps, "pip", "install", "--require-hashes", "requirements/build.txt")
+    assert has(steps, "smile-mirror model tune", "--write")
 
 
 def test_a_pi5_without_one_of_the_features_gets_the_pi4_lock(tmp_path: Path) -> None:
@@ -387,7 +397,7 @@ def test_the_lock_rule_lives_in_one_place() -> None:
 
 @pytest.mark.parametrize("lock", ["mediapipe-0.10.txt", "mediapipe-1-numpy1.txt"])
 def test_pi_locks_keep_numpy_1_for_apt_simplejpeg(lock: str) -> None:
-    pins = dict(line.split("==") for line in (REPO / "requirements" / lock).read_text().splitlines()
+    pins = dict(line.split()[0].split("==") for line in (REPO / "requirements" / lock).read_text().splitlines()
                 if "==" in line and not line.startswith("#"))
     assert pins["numpy"].startswith("1."), "apt's python3-simplejpeg is built against numpy 1.x"
     assert "opencv-python-headless" in pins and "opencv-contrib-python" not in pins

@@ -128,10 +128,12 @@ def test_gate_rejects_a_broken_variant(built: Path, tmp_path: Path, astronaut: n
 
 # ---- no build tools needed --------------------------------------------------------------------
 
-def _fake_cache(tmp_path: Path, model_cache: Path, passed: bool) -> Path:
+def _fake_cache(tmp_path: Path, model_cache: Path, passed: bool, content: bytes | None = None) -> Path:
+    """A cache whose manifest vouches for an "int8" file: by default a real bundle (the official
+    model's bytes under the variant's name), else `content`."""
     shutil.copy(model_cache / assets.MODEL.filename, tmp_path / assets.MODEL.filename)
     variant = tmp_path / variants.variant_filename("int8")
-    variant.write_bytes(b"not really a model")
+    variant.write_bytes(content if content is not None else (model_cache / assets.MODEL.filename).read_bytes())
     model_tools.write_manifest(tmp_path, {"int8": {"sha256": assets.sha256_of(variant), "size": variant.stat().st_size,
                                                    "gate": {"passed": passed, "failures": [] if passed else ["x"]}}})
     return variant
@@ -148,6 +150,30 @@ def test_a_failed_or_altered_variant_falls_back_to_the_official_model(tmp_path: 
     variant.write_bytes(b"altered")
     assert variants.resolve("int8", tmp_path) == official
     assert variants.resolve("official", tmp_path) == official
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("manifest", ["[]", "null", '"x"', '{"variants": []}', '{"variants": {"int8": 3}}',
+                                      '{"variants": {"int8": {"gate": 1, "sha256": "x", "size": 1}}}'])
+def test_a_manifest_of_the_wrong_shape_means_no_variants(tmp_path: Path, model_cache: Path, manifest: str) -> None:
+    official = tmp_path / assets.MODEL.filename
+    _fake_cache(tmp_path, model_cache, passed=True)
+    data = manifest.replace('{"variants"', '{"source_sha256": "%s", "variants"' % assets.MODEL.sha256)
+    variants.manifest_path(tmp_path).write_text(data)
+    assert variants.resolve("int8", tmp_path) == official
+    assert model_tools.usable(tmp_path) == {"official": official}
+
+
+@pytest.mark.model
+def test_a_forged_variant_that_its_manifest_vouches_for_falls_back(tmp_path: Path, model_cache: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    official = tmp_path / assets.MODEL.filename
+    _fake_cache(tmp_path, model_cache, passed=True, content=b"not really a model")
+    with caplog.at_level("WARNING"):
+        assert variants.resolve("int8", tmp_path) == official
+    assert "broken" in caplog.text and "official model" in caplog.text
+    assert "int8" not in model_tools.usable(tmp_path)
+
 
 
 def test_choose_needs_a_real_speed_gain_to_leave_the_exact_model() -> None:

@@ -27,7 +27,8 @@ from core.config import write_option
 from core.cpus import pin_cpus
 from core.errors import ConfigError, ModelError
 from core.offline.gate import GateResult, gate_entry, gate_variants, recorded_gate, write_record
-from core.variants import MANIFEST, OFFICIAL, VARIANTS, manifest_path, matches, read_manifest, variant_filename
+from core.variants import (MANIFEST, OFFICIAL, VARIANTS, bundle_problem, manifest_path, matches, read_manifest,
+                           variant_filename)
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD_PYTHON_ENV = "SMILE_MIRROR_BUILD_PYTHON"
@@ -55,7 +56,8 @@ def usable(cache: Path) -> dict[str, Path]:
     out = {OFFICIAL: assets.cached_path(assets.MODEL, cache)}
     for name, entry in read_manifest(cache).get("variants", {}).items():
         path = cache / variant_filename(name)
-        if name in VARIANTS and entry.get("gate", {}).get("passed") and matches(path, entry):
+        if (name in VARIANTS and entry.get("gate", {}).get("passed") and matches(path, entry)
+                and bundle_problem(path) is None):
             out[name] = path
     return out
 

@@ -15,7 +15,8 @@ import cv2
 import numpy as np
 
 from core import assets
-from core.errors import AssetError, SourceError
+from core.errors import AssetError, ImageReadError, SourceError
+from core.image_guard import read_image
 from core.sources.base import FrameSource, Pacer
 from core.types import Frame
 
@@ -24,11 +25,13 @@ class DemoSource(FrameSource):
     def __init__(self, size: tuple[int, int] = (640, 480), fps: int = 30, *, pace: bool = True,
                  cache: Path | None = None, image: np.ndarray | None = None) -> None:
         if image is None:
+            # Never downloads: a kiosk's run touches no network. `model fetch` (which ./mirror and
+            # the installer run) provisions the image with the model.
             try:
-                path = assets.ensure(assets.ASTRONAUT, cache)
-            except AssetError as exc:
-                raise SourceError(f"the demo image is unavailable: {exc}") from None
-            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+                path = assets.ensure(assets.ASTRONAUT, cache, allow_download=False)
+                bgr = read_image(path).bgr
+            except (AssetError, ImageReadError) as exc:
+                raise SourceError(f"the demo image is unavailable ({exc})") from None
             image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         self._image = image
         self._size = size

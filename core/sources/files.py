@@ -15,10 +15,14 @@ import cv2
 import numpy as np
 
 from core.errors import ImageReadError, SourceError
+from core.image_guard import MAX_SIDE, declared_size, read_image  # noqa: F401  (declared_size: re-exported)
+from core.safe_io import shown
 from core.sources.base import FrameSource, Pacer, fit_within
 from core.types import Frame
 
 log = logging.getLogger(__name__)
+
+MIN_SIDE = 16  # the landmarker's smallest frame (core.landmarker.check_frame)
 
 
 class VideoFileSource(FrameSource):
@@ -69,71 +73,13 @@ class VideoFileSource(FrameSource):
             cap.release()
 
 
-def read_image_rgb(path: Path, max_side: int = 8192) -> np.ndarray:
-    """Decode an image file to RGB uint8, or raise ImageReadError saying why not."""
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except FileNotFoundError:
-        raise ImageReadError(f"{path}: no such file") from None
-    except (IsADirectoryError, PermissionError, OSError) as exc:
-        raise ImageReadError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if data.size == 0:
-        raise ImageReadError(f"{path}: empty file")
-    # checked before decoding: for a header declaring 20000x20000 OpenCV allocates 1.2 GB (an
-    # OOM kill on a Pi); 60000x60000 raises cv2.error; OpenCV 4.10 decodes a truncated JPEG
-    # into a half-grey picture without a word
-    head = data.tobytes()
-    size = declared_size(head)
-    if size is not None and max(size) > max_side:
-        raise ImageReadError(f"{path}: its header declares {size[0]}x{size[1]} pixels, larger than {max_side} on a side")
-    if head.startswith(b"\xff\xd8") and head.find(b"\xff\xd9", max(head.rfind(b"\xff\xda"), 0)) < 0:
-        raise ImageReadError(f"{path}: not a readable image (a truncated JPEG: its data stops before the end marker)")
-    try:
-        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    except cv2.error as exc:
-        raise ImageReadError(f"{path}: not a readable image ({str(exc).strip().splitlines()[-1][:120]})") from None
-    if bgr is None:
-        raise ImageReadError(f"{path}: not a readable image (corrupt, truncated or an unsupported format)")
-    if max(bgr.shape[:2]) > max_side:
-        raise ImageReadError(f"{path}: {bgr.shape[1]}x{bgr.shape[0]} pixels is larger than {max_side} on a side")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-
-
-def declared_size(head: bytes) -> tuple[int, int] | None:
-    """(width, height) as a JPEG, PNG, BMP or WebP header declares it, without decoding; None
-    for other formats or a header too damaged to say (the decoder then has the last word)."""
-    be16, le16 = (lambda i: int.from_bytes(head[i:i + 2], "big")), (lambda i: int.from_bytes(head[i:i + 2], "little"))
-    if head.startswith(b"\x89PNG\r\n\x1a\n") and len(head) >= 24:
-        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-    if head.startswith(b"BM") and len(head) >= 26:
-        return abs(int.from_bytes(head[18:22], "little", signed=True)), abs(int.from_bytes(head[22:26], "little", signed=True))
-    if head.startswith(b"RIFF") and head[8:12] == b"WEBP" and len(head) >= 30:
-        if head[12:16] == b"VP8X":
-            return 1 + int.from_bytes(head[24:27], "little"), 1 + int.from_bytes(head[27:30], "little")
-        if head[12:16] == b"VP8L":
-            bits = int.from_bytes(head[21:25], "little")
-            return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
-        if head[12:16] == b"VP8 ":
-            return le16(26) & 0x3FFF, le16(28) & 0x3FFF
-        return None
-    if head.startswith(b"\xff\xd8"):
-        i = 2
-        while i + 9 <= len(head):
-            if head[i] != 0xFF:
-                return None
-            marker = head[i + 1]
-            if marker == 0xFF:  # fill byte
-                i += 1
-            elif marker in _JPEG_SOF:
-                return be16(i + 7), be16(i + 5)
-            elif marker == 0x01 or 0xD0 <= marker <= 0xD8:
-                i += 2
-            else:
-                i += 2 + be16(i + 2)
-    return None
+def read_image_rgb(path: Path, max_side: int = MAX_SIDE) -> np.ndarray:
+    """Decode an image file to RGB uint8, or raise ImageReadError saying why not (bounded in
+    memory whatever the file holds: core.image_guard)."""
+    decoded = read_image(path, max_side)
+    if decoded.warnings:
+        log.warning("%s is damaged (%s); shown as decoded", shown(path), "; ".join(decoded.warnings))
+    return cv2.cvtColor(decoded.bgr, cv2.COLOR_BGR2RGB)
 
 
 class ImageFilesSource(FrameSource):
@@ -157,23 +103,46 @@ class ImageFilesSource(FrameSource):
         self._shown = 0
         self._pos = 0
         self.skipped = 0
-        self.name = f"images:{pattern}"
+        self._bad: set[int] = set()
+        self._damaged: set[int] = set()
+        self.name = f"images:{shown(pattern)}"
 
     def _next_image(self) -> np.ndarray | None:
+        """The next readable image. A file that failed is said once and not tried again, and a
+        damaged one is named once: a looping list must not write the same warning for ever."""
         good_this_pass = True
         while True:
             if self._i >= len(self.paths):
                 if not self._loop or not good_this_pass:
                     return None  # the end, or a whole pass without one readable image
                 self._i, good_this_pass = 0, False
-            path = self.paths[self._i]
+            i = self._i
             self._i += 1
+            if i in self._bad:
+                continue
             try:
-                self._full = read_image_rgb(path)
-                return fit_within(self._full, self._size)
+                decoded = read_image(self.paths[i])
+                if min(decoded.bgr.shape[:2]) < MIN_SIDE:  # nothing to show or score in it
+                    h, w = decoded.bgr.shape[:2]
+                    raise ImageReadError(f"{shown(self.paths[i])}: {w}x{h} pixels is too small to show "
+                                         f"(at least {MIN_SIDE} on a side)")
             except ImageReadError as exc:
                 self.skipped += 1
+                self._bad.add(i)
                 log.warning("skipping %s", exc)
+                if len(self._bad) == len(self.paths):
+                    return None
+                continue
+            if (decoded.warnings or decoded.notes) and i not in self._damaged:
+                self._damaged.add(i)
+                if decoded.warnings:
+                    log.warning("%s is damaged (%s); shown as decoded", shown(self.paths[i]),
+                                "; ".join(decoded.warnings))
+                if decoded.notes:
+                    log.info("%s: %s", shown(self.paths[i]), "; ".join(dict.fromkeys(decoded.notes)))
+            self._full = cv2.cvtColor(decoded.bgr, cv2.COLOR_BGR2RGB)
+            good_this_pass = True
+            return fit_within(self._full, self._size)
 
     def capture_still(self) -> np.ndarray | None:
         return self._full
