@@ -401,7 +401,7 @@ def test_pi_locks_keep_numpy_1_for_apt_simplejpeg(lock: str) -> None:
                 if "==" in line and not line.startswith("#"))
     assert pins["numpy"].startswith("1."), "apt's python3-simplejpeg is built against numpy 1.x"
     assert "opencv-python-headless" in pins and "opencv-contrib-python" not in pins
-    assert "mediapipe" in pins and "pygame" in pins
+    assert "mediapipe" in pins and "pygame-ce" in pins
 
 
 # ---- scripts ----------------------------------------------------------------------------------

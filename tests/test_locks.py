@@ -38,7 +38,7 @@ def test_binary_pins_have_a_file_for_each_architecture(lock: Path) -> None:
     """A package with compiled code has one wheel per CPU at least (x86-64 and the Pi's aarch64)."""
     for req in requirements(lock):
         name = req.split("==")[0].lower()
-        if name in ("mediapipe", "numpy", "opencv-python-headless", "pygame", "matplotlib", "contourpy",
+        if name in ("mediapipe", "numpy", "opencv-python-headless", "pygame-ce", "matplotlib", "contourpy",
                     "kiwisolver", "pillow"):
             assert len(re.findall("--hash=", req)) >= 2, f"{lock.name}: {name} has one file hashed, not one per CPU"
 
