@@ -31,7 +31,7 @@ RUN_OPTIONS: dict[str, str] = {
     "source": "source.spec", "width": "source.width", "height": "source.height", "fps": "source.fps",
     "pace": "source.pace", "loop": "source.loop",
     "display": "display.mode", "diagnostics": "display.diagnostics", "rotate": "display.rotate",
-    "model": "model.path", "model_dir": "model.dir",
+    "model": "model.path", "model_dir": "model.dir", "backend": "model.backend", "threads": "pipeline.threads",
     "score_hz": "pipeline.score_hz", "max_cpu": "pipeline.max_cpu", "max_faces": "pipeline.max_faces",
     "zoom": "pipeline.zoom",
     "mode": "run.mode", "state_dir": "run.state_dir", "frames": "run.frames", "readings": "run.readings",
@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rotate", type=int, choices=(0, 90, 180, 270), help="rotate for a portrait screen")
     run.add_argument("--model", help="an explicit face_landmarker.task (verified by checksum)")
     run.add_argument("--model-dir", help="model cache folder")
+    run.add_argument("--backend", choices=("auto", "litert", "mediapipe"), help="what runs the Face Landmarker")
+    run.add_argument("--threads", type=int, help="CPU threads for the LiteRT backend (1-4)")
     run.add_argument("--score-hz", type=float, help="score updates per second while a face is present")
     run.add_argument("--max-cpu", type=float, help="largest share of one core inference may use (0-1)")
     run.add_argument("--max-faces", type=int, help="faces tracked at once (1-4)")
@@ -80,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("paths", nargs="+", type=Path)
     score.add_argument("--max-faces", type=int, default=1, choices=range(1, 5), metavar="N",
                        help="also list up to N (1-4) faces per image")
+    score.add_argument("--backend", choices=("auto", "litert", "mediapipe"), help="what runs the Face Landmarker")
     _model_args(score)
 
     ev = sub.add_parser("eval", help="accuracy, AUC and speed on a folder with labels.csv")
@@ -102,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--width", type=int, default=640, help="inference width of the pipeline mode")
     bench.add_argument("--height", type=int, default=480, help="inference height of the pipeline mode")
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    bench.add_argument("--backends", default="", help="comma-separated backends measured side by side, e.g. "
+                       "litert,mediapipe (default: the configured one)")
+    bench.add_argument("--threads", type=int, help="LiteRT threads in the app loop (default: pipeline.threads)")
     bench.add_argument("--group", action="store_true",
                        help="also measure group mode (up to 4 faces) on the same video, beside single mode")
     _model_args(bench)
@@ -138,7 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     mt.add_argument("--cpus", help="pin to these CPUs, e.g. 0 (the kiosk's budget is one core)")
     mt.add_argument("--width", type=int, default=640)
     mt.add_argument("--height", type=int, default=480)
-    for m in (mb, mt):
+    mp_ = msub.add_parser("parity", help="run the LiteRT and mediapipe backends on the same photos or video "
+                          "and print how far apart they are")
+    mp_.add_argument("path", type=Path, metavar="DIR|VIDEO", help="a folder of face photos, or a face video")
+    mp_.add_argument("--limit", type=int, metavar="N", help="at most N photos (an even spread) or video frames")
+    mp_.add_argument("--threads", type=int, default=1, help="LiteRT threads (default 1)")
+    mp_.add_argument("--json", action="store_true", help="one JSON object instead of the text")
+    for m in (mb, mt, mp_):
         m.add_argument("--dir", type=Path, help="cache folder (default: per-user cache, or model.dir in the config)")
         m.add_argument("--config", help="TOML config file")
 
@@ -208,12 +220,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         display = open_display(config.display.mode, (src.width, src.height),
                                window=(config.display.width, config.display.height), rotate=config.display.rotate)
         cleanup.callback(display.close)
+        from core.backends import resolve
+
+        backend = resolve(config.model.backend)
         if group:
             from kiosk.group import group_landmarker, group_mode
 
-            landmarker = group_landmarker(model, p.max_faces)
+            landmarker = group_landmarker(model, p.max_faces, backend=backend, threads=p.threads)
         else:
-            landmarker = face_landmarker(model, max_faces=p.max_faces, zoom=p.zoom)
+            landmarker = face_landmarker(model, max_faces=p.max_faces, zoom=p.zoom, backend=backend,
+                                         threads=p.threads)
         cleanup.callback(landmarker.close)
         readings = open_readings(config.run.readings)
         if readings is not None:
@@ -224,7 +240,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                   booth=photo_booth(config) if config.run.mode == "photobooth" else None,
                   group=group_mode(config) if group else None,
                   landmarker=landmarker, display=display,
-                  scheduler=Scheduler(score_hz=p.score_hz, idle_hz=p.idle_hz, max_cpu=p.max_cpu),
+                  scheduler=Scheduler(score_hz=p.score_hz, idle_hz=p.idle_hz, max_cpu=p.max_cpu,
+                                      threads=p.threads if backend == "litert" else 1),
                   notifier=SystemdNotifier(), frames=config.run.frames, readings=readings,
                   diagnostics=config.display.diagnostics)
         return app.run()
@@ -288,8 +305,10 @@ def cmd_score(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     model = verified_model(config, args.model, args.model_dir)
     failures = 0
+    backend = args.backend or config.model.backend
     with contextlib.closing(face_landmarker(model, max_faces=max(1, args.max_faces), still=True,
-                                            zoom=config.pipeline.zoom)) as lm:
+                                            zoom=config.pipeline.zoom, backend=backend,
+                                            threads=config.pipeline.threads)) as lm:
         for path in args.paths:
             record = score_one(lm, path, args.max_faces)
             failures += "error" in record
@@ -303,7 +322,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     model = verified_model(config, args.model, args.model_dir)
     zoom = config.pipeline.zoom if args.zoom is None else args.zoom
-    return run_eval(args.data_dir, model, plot=args.plot, limit=args.limit, zoom=zoom, distant=args.distant)
+    return run_eval(args.data_dir, model, plot=args.plot, limit=args.limit, zoom=zoom, distant=args.distant,
+                    backend=config.model.backend)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -313,7 +333,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
     model = verified_model(config, args.model, args.model_dir)
     return run_bench(video=args.video, model=model, cache=model_cache(config, args.model_dir), frames=args.frames,
                      pace=args.pace, cpus=args.cpus, width=args.width, height=args.height, as_json=args.json,
-                     group=args.group)
+                     group=args.group, backends=bench_backends(args.backends, config),
+                     threads=args.threads or config.pipeline.threads)
+
+
+def bench_backends(text: str, config: Config) -> tuple[str, ...]:
+    """`--backends litert,mediapipe` as a tuple of concrete names; empty: the configured one."""
+    from core.backends import BACKENDS, resolve
+    from core.errors import ConfigError
+
+    names = [n.strip() for n in text.split(",") if n.strip()] or [config.model.backend]
+    for n in names:
+        if n not in BACKENDS:
+            raise ConfigError(f"--backends: {n!r} is not a backend; use {', '.join(BACKENDS[1:])}.")
+    return tuple(dict.fromkeys(resolve(n) for n in names))
 
 
 def cmd_soak(args: argparse.Namespace) -> int:
@@ -336,6 +369,11 @@ def cmd_model(args: argparse.Namespace) -> int:
         assets.ensure(assets.ASTRONAUT, folder)
         print(path)
         return 0
+    if args.action == "parity":
+        from core.parity import cmd_parity
+
+        return cmd_parity(args.path, verified_model(config, None, folder, variant=False), limit=args.limit,
+                          threads=args.threads, as_json=args.json)
     if args.action in ("build", "tune"):  # issue 5
         from core import variants
 

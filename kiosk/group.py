@@ -137,8 +137,13 @@ def group_faces(max_faces: int) -> int:
     return max_faces if max_faces > 1 else GROUP_DEFAULT_FACES
 
 
-def group_landmarker(model, max_faces: int):
-    """Landmarkers for 1..max_faces faces, detecting newcomers twice a second (core.multiface)."""
+def group_landmarker(model, max_faces: int, *, backend: str = "auto", threads: int = 1):
+    """Up to max_faces faces, detecting newcomers twice a second: LiteRT tracks each face on its
+    own and does this natively; mediapipe needs one landmarker per face count (core.multiface)."""
+    from core.backends import make_landmarker, resolve
+
+    if resolve(backend) == "litert":
+        return make_landmarker(model, backend="litert", max_faces=group_faces(max_faces), threads=threads)
     from core.multiface import NewcomerSearchLandmarker
 
     return NewcomerSearchLandmarker(model, max_faces=group_faces(max_faces))
