@@ -179,3 +179,17 @@ def test_config_keys_exist() -> None:
     with pytest.raises(ValueError):
         Config().replace({"pipeline.threads": 0})
     assert (REPO / "requirements" / "mediapipe-0.10.txt").read_text().count("ai-edge-litert==2.3.0") == 1
+
+
+def test_a_face_that_fills_the_photo_is_found_with_a_border(model_path: Path, astronaut: np.ndarray) -> None:
+    with LiteRTLandmarker(model_path, still=True) as lm:
+        box = lm.detect(astronaut, 0.0)[0].box
+        h, w = astronaut.shape[:2]
+        x0, y0, x1, y1 = box[0] * w, box[1] * h, box[2] * w, box[3] * h
+        dx, dy = 0.15 * (x1 - x0), 0.15 * (y1 - y0)
+        tight = cv2.resize(astronaut[int(y0 + dy):int(y1 - dy), int(x0 + dx):int(x1 - dx)], (64, 64),
+                           interpolation=cv2.INTER_AREA)
+        assert lm.detect_faces(tight) == []  # the detector alone misses it
+        runs = lm.detector_runs
+        faces = lm.detect(tight, 0.0)
+        assert len(faces) == 1 and lm.detector_runs == runs + 2

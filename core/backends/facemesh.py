@@ -102,10 +102,12 @@ def crop(rgb: np.ndarray, roi: Roi, size: int, *, zero_border: bool) -> np.ndarr
     return cv2.warpPerspective(rgb, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=0)
 
 
-def letterbox_roi(width: int, height: int, window: tuple[int, int, int, int] | None = None) -> Roi:
-    """The square rectangle the detector sees: the frame (or a window of it), padded to square."""
+def letterbox_roi(width: int, height: int, window: tuple[int, int, int, int] | None = None,
+                  border: float = 1.0) -> Roi:
+    """The square rectangle the detector sees: the frame (or a window of it), padded to square;
+    `border` > 1 adds a black margin around it (a face that fills the image needs one)."""
     x0, y0, w, h = window if window is not None else (0, 0, width, height)
-    side = float(max(w, h))
+    side = float(max(w, h)) * border
     return Roi(x0 + w / 2, y0 + h / 2, side, side, 0.0)
 
 

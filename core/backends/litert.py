@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 MEMBERS = ("face_detector.tflite", "face_landmarks_detector.tflite", "face_blendshapes.tflite",
            "geometry_pipeline_metadata_landmarks.binarypb")
 DUPLICATE_IOU = 0.5  # a detection overlapping a tracked face this much is that face
+TIGHT_CROP_BORDER = 1.8  # the detector's view of a still where it found nobody, as a share of the photo
 
 
 def litert_version() -> str:
@@ -126,10 +127,11 @@ class LiteRTLandmarker:
                  "" if threads == 1 else "s", model_path, max_faces)
 
     # -- the three models --------------------------------------------------------------------
-    def detect_faces(self, rgb: np.ndarray, window: tuple[int, int, int, int] | None = None) -> list[fm.Detection]:
+    def detect_faces(self, rgb: np.ndarray, window: tuple[int, int, int, int] | None = None,
+                     border: float = 1.0) -> list[fm.Detection]:
         """Detector hits in image pixels (on the frame, or a window of it), best first."""
         h, w = rgb.shape[:2]
-        roi = fm.letterbox_roi(w, h, window)
+        roi = fm.letterbox_roi(w, h, window, border)
         out = self._detector.run(fm.detector_input(rgb, roi))
         self.detector_runs += 1
         return fm.decode_detections(out[self._det_boxes], out[self._det_scores], roi, self.min_confidence,
@@ -175,7 +177,12 @@ class LiteRTLandmarker:
         if search and len(found) < self.max_faces:
             self._last_search = t_ms
             tracked = [fm.roi_from_landmarks(p, w, h) for _, p in found]
-            for det in self.detect_faces(rgb):
+            detections = self.detect_faces(rgb)
+            if not detections and not found and self.still:
+                # A face that fills the photo (a tight crop) is too big for the detector's anchors:
+                # look again with a margin around the photo.
+                detections = self.detect_faces(rgb, border=TIGHT_CROP_BORDER)
+            for det in detections:
                 if len(found) >= self.max_faces:
                     break
                 if tracked and fm.iou(np.array(det.box), np.array([r.box() for r in tracked])).max() > DUPLICATE_IOU:
