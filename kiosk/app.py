@@ -24,6 +24,7 @@ from core.scheduler import Scheduler
 from core.scoring import SmileTracker
 from core.sources.base import FrameSource
 from core.types import SmileReading
+from core.backends import backend_of
 from core.landmarker import Landmarker
 from kiosk.booth import BoothView, PhotoBooth
 from kiosk.display import QUIT, TOGGLE_DIAGNOSTICS
@@ -272,7 +273,7 @@ class App:
             "source": self.capture.source_name or status.state,
             "display fps": f"{s.displayed / elapsed:.1f}",
             "scores/s": f"{s.readings / elapsed:.1f}",
-            "inference": f"{self.scheduler.infer_ms:.1f} ms",
+            "inference": f"{self.scheduler.infer_ms:.1f} ms ({backend_of(self.inference.landmarker)})",
             "skipped": f"{st.skipped_busy + st.skipped_rate} ({st.skipped_busy} busy)",
         }
 
