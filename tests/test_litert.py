@@ -193,3 +193,19 @@ def test_a_face_that_fills_the_photo_is_found_with_a_border(model_path: Path, as
         runs = lm.detector_runs
         faces = lm.detect(tight, 0.0)
         assert len(faces) == 1 and lm.detector_runs == runs + 2
+
+
+def test_a_newcomer_is_searched_for_at_once_when_something_moves_beside_the_tracked_face(
+        model_path: Path, astronaut: np.ndarray) -> None:
+    face = cv2.resize(astronaut[0:300, 60:360], (320, 320))
+    alone = np.zeros((320, 640, 3), np.uint8)
+    alone[:, :320] = face
+    both = alone.copy()
+    both[:, 320:] = face[:, ::-1]
+    with LiteRTLandmarker(model_path, max_faces=4, search_ms=60_000) as lm:
+        for i in range(5):  # one face, still: after the first detection nothing is searched for
+            assert len(lm.detect(alone, i * 33.0)) == 1
+        runs = lm.detector_runs
+        assert len(lm.detect(alone, 200.0)) == 1 and lm.detector_runs == runs
+        assert len(lm.detect(both, 233.0)) == 2  # someone steps in beside: found on that very frame
+        assert lm.motion_searches == 1

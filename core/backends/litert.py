@@ -9,7 +9,8 @@ mediapipe backend's.
 
 Tracking: each face is followed on its own rectangle, made from its landmarks on the previous
 call; the detector runs only to find faces: on every call while nobody is tracked, and, while
-fewer than `max_faces` are, every `search_ms` (in a still, on every call). A face lost while
+fewer than `max_faces` are, every `search_ms` and at once when something moves away from the
+tracked faces (in a still, on every call). A face lost while
 tracked is looked for again by the detector on the same frame, so no frame is lost to it.
 """
 
@@ -122,6 +123,8 @@ class LiteRTLandmarker:
         self._last_t: float | None = None
         self._closed = False
         self.detector_runs = 0
+        self.motion_searches = 0
+        self._thumb: np.ndarray | None = None
         self.version = f"litert {litert_version()}"
         log.info("Face Landmarker loaded (LiteRT %s, %d thread%s, %s, up to %d faces)", litert_version(), threads,
                  "" if threads == 1 else "s", model_path, max_faces)
@@ -172,7 +175,8 @@ class LiteRTLandmarker:
                 continue
             found.append((track, pts))
         found = self._dedupe(found, w, h)
-        search = (self.still or not found or lost
+        moved = self._moved_elsewhere(rgb, found) if len(found) < self.max_faces and not self.still else False
+        search = (self.still or not found or lost or moved
                   or (len(found) < self.max_faces and t_ms - self._last_search >= self.search_ms))
         if search and len(found) < self.max_faces:
             self._last_search = t_ms
@@ -206,6 +210,24 @@ class LiteRTLandmarker:
         self._tracks = [] if self.still else tracks
         order = sorted(range(len(out)), key=lambda i: -(out[i].box[2] - out[i].box[0]) * (out[i].box[3] - out[i].box[1]))
         return [out[i] for i in order]
+
+    def _moved_elsewhere(self, rgb: np.ndarray, found: list[tuple[_Track, np.ndarray]]) -> bool:
+        """Something changed since the last call away from every tracked face (a newcomer)."""
+        from core.zoom import MOVED_BY, MOVED_MIN, THUMB, thumbnail
+
+        thumb, before = thumbnail(rgb), self._thumb
+        self._thumb = thumb
+        if before is None or before.shape != thumb.shape:
+            return False
+        changed = np.abs(thumb - before) >= MOVED_BY
+        for _, pts in found:  # a tracked face moving is no newcomer: mask it out, with a margin
+            x0, y0, x1, y1 = box_of(pts)
+            mx, my = 0.25 * (x1 - x0), 0.25 * (y1 - y0)
+            c0, c1 = int(max(0.0, x0 - mx) * THUMB[0]), int(min(1.0, x1 + mx) * THUMB[0]) + 1
+            r0, r1 = int(max(0.0, y0 - my) * THUMB[1]), int(min(1.0, y1 + my) * THUMB[1]) + 1
+            changed[r0:r1, c0:c1] = False
+        self.motion_searches += int(changed.sum() >= MOVED_MIN)
+        return bool(changed.sum() >= MOVED_MIN)
 
     @staticmethod
     def _dedupe(found: list[tuple[_Track, np.ndarray]], w: int, h: int) -> list[tuple[_Track, np.ndarray]]:
