@@ -58,3 +58,10 @@ def test_busy_worker_means_skip_and_count_never_queue() -> None:
     assert not s.offer(33.0, busy=True)
     assert not s.offer(66.0, busy=True)
     assert s.stats.skipped_busy == 2 and s.stats.submitted == 1 and s.stats.offered == 3
+
+
+def test_the_cpu_budget_counts_every_inference_thread() -> None:
+    one, two = Scheduler(max_cpu=0.5), Scheduler(max_cpu=0.5, threads=2)
+    for s in (one, two):
+        s.observe(40.0, face=True, score_rate=100.0)  # a changing smile: only the budget limits
+    assert one.period_ms() == 80.0 and two.period_ms() == 160.0
