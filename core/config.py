@@ -75,6 +75,9 @@ class ModelConfig:
     variant: str = _opt("official", "Face Landmarker variant built by `model build` and chosen by `model tune`; "
                         "one that is missing, altered or failed the accuracy gate falls back to official",
                         choices=("official", "float32", "int8-weights", "int8"))
+    backend: str = _opt("auto", "what runs the Face Landmarker: litert (LiteRT, runs on every Pi, opens no "
+                        "socket), mediapipe (the Tasks API, the reference), auto (litert when installed)",
+                        choices=("auto", "litert", "mediapipe"), flag="--backend")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,8 @@ class PipelineConfig:
     idle_hz: float = _opt(4.0, "score updates per second while nobody is there", lo=0.5, hi=60.0)
     max_cpu: float = _opt(0.5, "largest share of one core that inference may use", lo=0.05, hi=1.0, flag="--max-cpu")
     max_faces: int = _opt(1, "faces tracked at once (group mode: 4 when this is left at 1)", lo=1, hi=4, flag="--max-faces")
+    threads: int = _opt(2, "CPU threads the LiteRT backend's models may use (the CPU budget counts them all)",
+                        lo=1, hi=4, flag="--threads")
     zoom: bool = _opt(True, "find and track a face too small for the face detector (under ~12% of the frame "
                       "width: beyond about 1 m from a Camera Module 3) in a zoomed window; one face only", flag="--no-zoom")
 

@@ -47,6 +47,8 @@ class MediapipeLandmarker:
     repeated or older one is nudged forward by 1 ms rather than failing the frame.
     """
 
+    backend = "mediapipe"
+
     def __init__(self, model_path: Path, max_faces: int = 1, *, min_confidence: float = 0.5,
                  still: bool = False) -> None:
         try:

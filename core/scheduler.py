@@ -30,6 +30,7 @@ class Scheduler:
     score_hz: float = 15.0
     idle_hz: float = 4.0
     max_cpu: float = 0.5
+    threads: int = 1             # inference threads: each may keep a core busy, so the budget counts all
     change_per_s: float = 20.0   # score points/s above which a smile counts as changing
     motion_threshold: float = 6.0  # mean abs grey-level change (0-255) of the motion thumbnail
     stats: SchedulerStats = field(default_factory=SchedulerStats)
@@ -41,7 +42,7 @@ class Scheduler:
 
     def period_ms(self) -> float:
         """The wanted gap between scored frames, after the CPU budget."""
-        budget_ms = self.infer_ms / self.max_cpu if self.infer_ms > 0 else 0.0
+        budget_ms = self.infer_ms * self.threads / self.max_cpu if self.infer_ms > 0 else 0.0
         if self._face and self._changing:
             return budget_ms
         return max(1000.0 / (self.score_hz if self._face else self.idle_hz), budget_ms)
@@ -55,7 +56,7 @@ class Scheduler:
             return False
         due = every_frame or now_ms - self._last_submit_ms >= self.period_ms() - 0.5
         if not due and not self._face and rgb is not None and self._moved(rgb):
-            due = now_ms - self._last_submit_ms >= self.infer_ms / self.max_cpu
+            due = now_ms - self._last_submit_ms >= self.infer_ms * self.threads / self.max_cpu
         if not due:
             self.stats.skipped_rate += 1
             return False

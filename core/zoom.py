@@ -192,11 +192,13 @@ class ZoomingLandmarker:
         self.close()
 
 
-def face_landmarker(model: Path, *, max_faces: int = 1, still: bool = False, zoom: bool = True) -> Landmarker:
-    """The landmarker for one face (with the zoom unless `zoom` is False) or for several (without)."""
-    from core.landmarker import MediapipeLandmarker
+def face_landmarker(model: Path, *, max_faces: int = 1, still: bool = False, zoom: bool = True,
+                    backend: str = "auto", threads: int = 1) -> Landmarker:
+    """The landmarker for one face (with the zoom unless `zoom` is False) or for several (without),
+    on the named backend (core.backends)."""
+    from core.backends import make_landmarker
 
-    inner = MediapipeLandmarker(model, max_faces=max_faces, still=still)
+    inner = make_landmarker(model, backend=backend, max_faces=max_faces, still=still, threads=threads)
     if zoom and max_faces == 1:
         return ZoomingLandmarker(inner, still=still)
     return inner

@@ -35,7 +35,7 @@ readonly PACKAGES=(
 )
 readonly ROOT_FORMAT=1  # bump when the way the root is built changes
 readonly SETUPTOOLS='setuptools>=64'  # pyproject.toml's build backend, for `pip install SRC`
-readonly PY_PLATFORMS=(--platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64)
+readonly PY_PLATFORMS=(--platform manylinux_2_28_aarch64 --platform manylinux_2_27_aarch64 --platform manylinux2014_aarch64)
 
 # The claim under test (hw/README.md, "Which mediapipe each Pi gets"): CPU -> board, lock.
 readonly CPUS=(cortex-a72 cortex-a76)
@@ -444,7 +444,7 @@ sigill_check() {
         return
     fi
     say "Pi 4 (cortex-a72): the Pi 5's mediapipe 1.x must not run"
-    GUEST_TIMEOUT=600 guest "$root" "$cpu" "$logs/cpuinfo" /usr/bin/env SMILE_MIRROR_CACHE="$GUEST_MODELS" \
+    GUEST_TIMEOUT=600 guest "$root" "$cpu" "$logs/cpuinfo" /usr/bin/env SMILE_MIRROR_CACHE="$GUEST_MODELS" SMILE_MIRROR_BACKEND=mediapipe \
         "$GUEST_VENV/bin/smile-mirror" score "$GUEST_MODELS/astronaut.png" >"$logs/score.log" 2>&1 || status=$?
     local why
     why="$(grep -a -m1 -o -e 'This binary was compiled with .* processor' -e 'Illegal instruction' "$logs/score.log" || true)"

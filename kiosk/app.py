@@ -24,6 +24,7 @@ from core.pipeline import CaptureThread, InferenceWorker, SyncInference, Throttl
 from core.scheduler import Scheduler
 from core.sources.base import FrameSource
 from core.types import SmileReading, reading_record as fields_of
+from core.backends import backend_of
 from core.landmarker import Landmarker
 from kiosk.display import QUIT, TOGGLE_DIAGNOSTICS
 from kiosk.modes.base import Mode, Tick
@@ -252,7 +253,7 @@ class App:
             "source": self.capture.source_name or status.state,
             "display fps": f"{s.displayed / elapsed:.1f}",
             "scores/s": f"{s.readings / elapsed:.1f}",
-            "inference": f"{self.scheduler.infer_ms:.1f} ms",
+            "inference": f"{self.scheduler.infer_ms:.1f} ms ({backend_of(self.inference.landmarker)})",
             "skipped": f"{st.skipped_busy + st.skipped_rate} ({st.skipped_busy} busy)",
         }
 

@@ -77,12 +77,14 @@ def machine() -> str:
 # ---- child side -------------------------------------------------------------------------------
 
 def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, width: int, height: int,
-              screen: tuple[int, int] = (1920, 1080)) -> dict[str, Any]:
+              screen: tuple[int, int] = (1920, 1080), backend: str = "mediapipe", threads: int = 1) -> dict[str, Any]:
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     from core.landmarker import MediapipeLandmarker
     from core.sources import VideoFileSource
 
     if mode == "inference":
+        if backend == "litert":
+            return _pure_inference_litert(video, model, frames, width, height)
         return _pure_inference(video, model, frames, width, height)
 
     from core.config import Config
@@ -97,7 +99,7 @@ def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, widt
     probe.close()
     scheduler = EveryFrame() if mode == "naive" else NeverScore() if mode.startswith("display") else None
     display = PygameDisplay(fullscreen=False, window=screen)
-    config = Config().replace({"run.frames": frames})
+    config = Config().replace({"run.frames": frames, "model.backend": backend, "pipeline.threads": threads})
     landmarker, group_mode = None, None
     if mode in GROUP_MODES:
         from kiosk.group import Group
@@ -106,7 +108,9 @@ def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, widt
         group_mode = GroupMode(Group(max_faces=4))  # counts nothing to disk
         config = config.replace({"run.mode": "group", "pipeline.max_faces": 4})
         if mode == "group-fixed":
-            landmarker = MediapipeLandmarker(model, max_faces=4)
+            from core.backends import make_landmarker
+
+            landmarker = make_landmarker(model, backend=backend, max_faces=4, threads=threads)
     elif mode == "naive":  # the official sample's way: the bare landmarker on every full frame
         landmarker = MediapipeLandmarker(model)
     app = build_app(config, model, display=display, landmarker=landmarker, scheduler=scheduler, mode=group_mode,
@@ -178,15 +182,40 @@ def _pure_inference(video: Path, model: Path, frames: int, width: int, height: i
     try:
         for i in range(10):  # warm-up
             task.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=images[i % len(images)]), i)
-        cpu0 = time.process_time()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
         for i in range(frames):
             task.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=images[i % len(images)]),
                                   100 + i * 33)
-        cpu = time.process_time() - cpu0
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     finally:
         task.close()
     return {"mode": "inference", "frames": frames, "pure_inference_ms": 1000 * cpu / frames,
-            "peak_rss_mb": _peak_rss_mb()}
+            "pure_inference_wall_ms": 1000 * wall / frames, "peak_rss_mb": _peak_rss_mb()}
+
+
+def _pure_inference_litert(video: Path, model: Path, frames: int, width: int, height: int) -> dict[str, Any]:
+    """The bare LiteRT landmarker (tracking from frame to frame) on the same decoded frames, with
+    1 and with 2 threads: CPU and wall time per frame."""
+    from core.backends.litert import LiteRTLandmarker
+    from core.sources import VideoFileSource
+
+    source = VideoFileSource(video, size=(width, height), pace=False, loop=True)
+    images = [np.ascontiguousarray(source.read().rgb) for _ in range(min(frames, 300))]
+    source.close()
+    out: dict[str, Any] = {"mode": "inference", "frames": frames}
+    for threads in (1, 2):
+        with LiteRTLandmarker(model, threads=threads) as lm:
+            for i in range(10):
+                lm.detect(images[i % len(images)], float(i))
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            for i in range(frames):
+                lm.detect(images[i % len(images)], 100.0 + i * 33)
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        suffix = "" if threads == 1 else "_2t"
+        out[f"pure_inference_ms{suffix}"] = 1000 * cpu / frames
+        out[f"pure_inference_wall_ms{suffix}"] = 1000 * wall / frames
+    out["peak_rss_mb"] = _peak_rss_mb()
+    return out
 
 
 def _peak_rss_mb() -> float:
@@ -195,9 +224,13 @@ def _peak_rss_mb() -> float:
 
 # ---- parent side ------------------------------------------------------------------------------
 
+BACKEND_MODES = ("pipeline", "inference") + GROUP_MODES  # run once per backend; the others once in all
+
+
 def run_bench(*, video: Path | None, model: Path, cache: Path | None, frames: int, pace: bool, cpus: str | None,
               width: int, height: int, as_json: bool, out=sys.stdout, group: bool = False,
-              screen: tuple[int, int] = (1920, 1080)) -> int:
+              screen: tuple[int, int] = (1920, 1080), backends: tuple[str, ...] = ("mediapipe",),
+              threads: int = 1) -> int:
     with tempfile.TemporaryDirectory(prefix="smile-bench-") as tmp:
         if video is None:
             small = make_bench_video(Path(tmp) / f"face-{width}x{height}.avi", cache, size=(width, height))
@@ -206,19 +239,53 @@ def run_bench(*, video: Path | None, model: Path, cache: Path | None, frames: in
         else:
             small = full = video
             described = str(video)
-        results = {mode: _spawn(mode, full if mode in ("naive", "display-full") else small, model, frames, pace,
-                                cpus, width, height, screen) for mode in MODES + (GROUP_MODES if group else ())}
-    table = summarise(results)
-    report = {"machine": machine(), "cpus": cpus or "all", "pace": "real-time" if pace else "as-fast-as-possible",
-              "frames": frames, "video": described, "model": f"{model.name} ({_variant_of(model)})",
-              "modes": table["modes"], "ratio_naive_over_pipeline": table["ratio"]}
-    if group:
-        report["ratio_group_over_pipeline"] = table["group_ratio"]
+        wanted = MODES + (GROUP_MODES if group else ())
+        shared = {mode: _spawn(mode, full if mode in ("naive", "display-full") else small, model, frames, pace,
+                               cpus, width, height, screen) for mode in wanted if mode not in BACKEND_MODES}
+        per_backend = {b: {mode: _spawn(mode, small, model, frames, pace, cpus, width, height, screen, b, threads)
+                           for mode in wanted if mode in BACKEND_MODES} for b in backends}
+    reports = []
+    for b in backends:
+        table = summarise({**shared, **per_backend[b]})
+        report = {"machine": machine(), "cpus": cpus or "all", "pace": "real-time" if pace else "as-fast-as-possible",
+                  "frames": frames, "video": described, "model": f"{model.name} ({_variant_of(model)})",
+                  "backend": b, "threads": threads if b == "litert" else 1,
+                  "modes": table["modes"], "ratio_naive_over_pipeline": table["ratio"],
+                  "inference": per_backend[b]["inference"]}
+        if group:
+            report["ratio_group_over_pipeline"] = table["group_ratio"]
+        reports.append(report)
     if as_json:
-        print(json.dumps(report, indent=2), file=out)
+        print(json.dumps(reports[0] if len(reports) == 1 else {"backends": reports}, indent=2), file=out)
     else:
-        print(format_table(report), file=out)
+        print("\n\n".join(format_table(r) for r in reports), file=out)
+        if len(reports) > 1:
+            print(format_backends(reports), file=out)
     return 0
+
+
+def format_backends(reports: list[dict[str, Any]]) -> str:
+    """The backends side by side: pure inference per tracked frame (1 and 2 threads), the app's
+    CPU per displayed frame, latency and peak RSS."""
+    ref = next((r for r in reports if r["backend"] == "mediapipe"), reports[0])
+    ref_ms = ref["inference"].get("pure_inference_wall_ms") or ref["inference"]["pure_inference_ms"]
+    lines = ["backends side by side (same video, same run):"]
+    for r in reports:
+        inf, p = r["inference"], r["modes"]["pipeline"]
+        text = (f"  {r['backend']:<9} pure inference {inf['pure_inference_ms']:.2f} CPU ms "
+                f"({inf.get('pure_inference_wall_ms', float('nan')):.2f} wall ms, "
+                f"{inf.get('pure_inference_wall_ms', inf['pure_inference_ms']) / ref_ms:.2f}x mediapipe)")
+        if "pure_inference_wall_ms_2t" in inf:
+            text += (f"; 2 threads {inf['pure_inference_wall_ms_2t']:.2f} wall ms "
+                     f"({inf['pure_inference_wall_ms_2t'] / ref_ms:.2f}x), {inf['pure_inference_ms_2t']:.2f} CPU ms")
+        text += (f"; app {p['cpu_ms_per_displayed_frame']:.2f} CPU ms/displayed frame, latency p50/p95 "
+                 f"{p['latency_p50_ms']:.1f}/{p['latency_p95_ms']:.1f} ms, peak RSS {p['peak_rss_mb']:.0f} MB")
+        for mode in GROUP_MODES:
+            if mode in r["modes"]:
+                g = r["modes"][mode]
+                text += f"; {mode} {g['cpu_ms_per_displayed_frame']:.2f} CPU ms/frame, RSS {g['peak_rss_mb']:.0f} MB"
+        lines.append(text)
+    return "\n".join(lines)
 
 
 def _variant_of(model: Path) -> str:
@@ -229,10 +296,12 @@ def _variant_of(model: Path) -> str:
 
 
 def _spawn(mode: str, video: Path, model: Path, frames: int, pace: bool, cpus: str | None, width: int,
-           height: int, screen: tuple[int, int] = (1920, 1080)) -> dict[str, Any]:
+           height: int, screen: tuple[int, int] = (1920, 1080), backend: str = "mediapipe",
+           threads: int = 1) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "kiosk.bench", "--child", mode, "--video", str(video), "--model", str(model),
            "--frames", str(frames), "--width", str(width), "--height", str(height),
-           "--screen", f"{screen[0]}x{screen[1]}"] + ([] if pace else ["--no-pace"])
+           "--screen", f"{screen[0]}x{screen[1]}", "--backend", backend,
+           "--threads", str(threads)] + ([] if pace else ["--no-pace"])
     if cpus:
         cmd += ["--cpus", cpus]
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "GLOG_minloglevel": "2"}
@@ -288,7 +357,8 @@ def format_table(report: dict[str, Any]) -> str:
         rows.append((label, *cells))
     width = max(len(r[0]) for r in rows)
     lines = [f"Smile Mirror bench on {report['machine']}, CPUs {report['cpus']}, {report['pace']}, "
-             f"{report['frames']} frames, model {report['model']}", f"video: {report['video']}"]
+             f"{report['frames']} frames, model {report['model']}, backend {report.get('backend', 'mediapipe')} "
+             f"({report.get('threads', 1)} thread(s))", f"video: {report['video']}"]
     lines += [f"{row[0]:<{width}}" + "".join(f"  {c:>12}" for c in row[1:]) for row in rows]
     for name in ("display-small", "display-full"):
         d = report["modes"][name]
@@ -314,11 +384,14 @@ def _child_main(argv: list[str]) -> int:
     p.add_argument("--no-pace", dest="pace", action="store_false")
     p.add_argument("--cpus")
     p.add_argument("--screen", default="1920x1080")
+    p.add_argument("--backend", default="mediapipe", choices=("litert", "mediapipe"))
+    p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     if a.cpus:  # before any thread exists, so every thread inherits it
         pin_cpus(a.cpus)
     screen = tuple(int(v) for v in a.screen.lower().split("x"))
-    result = run_child(a.child, a.video, a.model, a.frames, a.pace, a.width, a.height, screen)  # type: ignore[arg-type]
+    result = run_child(a.child, a.video, a.model, a.frames, a.pace, a.width, a.height, screen,  # type: ignore[arg-type]
+                       a.backend, a.threads)
     print(json.dumps(result))
     return 0
 

@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("paths", nargs="+", type=Path)
     score.add_argument("--max-faces", type=int, default=1, choices=range(1, 5), metavar="N",
                        help="also list up to N (1-4) faces per image")
+    score.add_argument("--backend", choices=("auto", "litert", "mediapipe"), help="what runs the Face Landmarker")
     _model_args(score)
 
     ev = sub.add_parser("eval", help="accuracy, AUC and speed on a folder with labels.csv")
@@ -75,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     bench.add_argument("--screen", type=frame_size, default=(1920, 1080), metavar="WxH",
                        help="the screen size drawn at (default 1920x1080)")
+    bench.add_argument("--backends", default="", help="comma-separated backends measured side by side, e.g. "
+                       "litert,mediapipe (default: the configured one)")
+    bench.add_argument("--threads", type=int, help="LiteRT threads in the app loop (default: pipeline.threads)")
     bench.add_argument("--group", action="store_true",
                        help="also measure group mode (up to 4 faces) on the same video, beside single mode")
     _model_args(bench)
@@ -112,7 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     mt.add_argument("--cpus", help="pin to these CPUs, e.g. 0 (the kiosk's budget is one core)")
     mt.add_argument("--width", type=int, default=640)
     mt.add_argument("--height", type=int, default=480)
-    for m in (mb, mt):
+    mp_ = msub.add_parser("parity", help="run the LiteRT and mediapipe backends on the same photos or video "
+                          "and print how far apart they are")
+    mp_.add_argument("path", type=Path, metavar="DIR|VIDEO", help="a folder of face photos, or a face video")
+    mp_.add_argument("--limit", type=int, metavar="N", help="at most N photos (an even spread) or video frames")
+    mp_.add_argument("--threads", type=int, default=1, help="LiteRT threads (default 1)")
+    mp_.add_argument("--json", action="store_true", help="one JSON object instead of the text")
+    for m in (mb, mt, mp_):
         m.add_argument("--dir", type=Path, help="cache folder (default: per-user cache, or model.dir in the config)")
         m.add_argument("--config", help="TOML config file")
 
@@ -281,8 +291,10 @@ def cmd_score(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     model = verified_model(config, args.model, args.model_dir)
     failures = 0
+    backend = args.backend or config.model.backend
     with contextlib.closing(face_landmarker(model, max_faces=max(1, args.max_faces), still=True,
-                                            zoom=config.pipeline.zoom)) as lm:
+                                            zoom=config.pipeline.zoom, backend=backend,
+                                            threads=config.pipeline.threads)) as lm:
         for path in args.paths:
             record = score_one(lm, path, args.max_faces)
             failures += "error" in record
@@ -296,7 +308,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     model = verified_model(config, args.model, args.model_dir)
     zoom = config.pipeline.zoom if args.zoom is None else args.zoom
-    return run_eval(args.data_dir, model, plot=args.plot, limit=args.limit, zoom=zoom, distant=args.distant)
+    return run_eval(args.data_dir, model, plot=args.plot, limit=args.limit, zoom=zoom, distant=args.distant,
+                    backend=config.model.backend)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -306,7 +319,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
     model = verified_model(config, args.model, args.model_dir)
     return run_bench(video=args.video, model=model, cache=model_cache(config, args.model_dir), frames=args.frames,
                      pace=args.pace, cpus=args.cpus, width=args.width, height=args.height, as_json=args.json,
-                     group=args.group, screen=args.screen)
+                     group=args.group, screen=args.screen, backends=bench_backends(args.backends, config),
+                     threads=args.threads or config.pipeline.threads)
+
+
+def bench_backends(text: str, config: Config) -> tuple[str, ...]:
+    """`--backends litert,mediapipe` as a tuple of concrete names; empty: the configured one."""
+    from core.backends import BACKENDS, resolve
+    from core.errors import ConfigError
+
+    names = [n.strip() for n in text.split(",") if n.strip()] or [config.model.backend]
+    for n in names:
+        if n not in BACKENDS:
+            raise ConfigError(f"--backends: {n!r} is not a backend; use {', '.join(BACKENDS[1:])}.")
+    return tuple(dict.fromkeys(resolve(n) for n in names))
 
 
 def cmd_soak(args: argparse.Namespace) -> int:
@@ -329,6 +355,11 @@ def cmd_model(args: argparse.Namespace) -> int:
         assets.ensure(assets.ASTRONAUT, folder)
         print(path)
         return 0
+    if args.action == "parity":
+        from core.parity import cmd_parity
+
+        return cmd_parity(args.path, verified_model(config, None, folder, variant=False), limit=args.limit,
+                          threads=args.threads, as_json=args.json)
     if args.action in ("build", "tune"):
         from core.offline import model_tools
 

@@ -69,3 +69,10 @@ def test_a_timed_trial_scores_every_frame_over_the_cpu_budget_but_never_a_busy_w
     assert scored == 60
     assert run(s, seconds=2, infer_ms=30.0) <= 16, "without the trial the budget holds again"
     assert not s.offer(5000.0, busy=True, every_frame=True) and s.stats.skipped_busy == 1
+
+
+def test_the_cpu_budget_counts_every_inference_thread() -> None:
+    one, two = Scheduler(max_cpu=0.5), Scheduler(max_cpu=0.5, threads=2)
+    for s in (one, two):
+        s.observe(40.0, face=True, score_rate=100.0)  # a changing smile: only the budget limits
+    assert one.period_ms() == 80.0 and two.period_ms() == 160.0

@@ -167,10 +167,15 @@ def test_still_photos_with_a_small_face_are_scored(model_path, astronaut, face_b
 
 
 def test_zoom_can_be_turned_off_and_never_applies_to_several_faces(model_path) -> None:
-    assert isinstance(face_landmarker(model_path), ZoomingLandmarker)
-    for lm in (face_landmarker(model_path, zoom=False), face_landmarker(model_path, max_faces=2)):
-        with contextlib.closing(lm):
-            assert isinstance(lm, MediapipeLandmarker)
+    from core.backends.litert import LiteRTLandmarker
+
+    for backend, bare in (("mediapipe", MediapipeLandmarker), ("litert", LiteRTLandmarker)):
+        with contextlib.closing(face_landmarker(model_path, backend=backend)) as lm:
+            assert isinstance(lm, ZoomingLandmarker) and isinstance(lm.inner, bare)
+        for lm in (face_landmarker(model_path, zoom=False, backend=backend),
+                   face_landmarker(model_path, max_faces=2, backend=backend)):
+            with contextlib.closing(lm):
+                assert isinstance(lm, bare)
     assert Config().replace({"pipeline.zoom": False}).pipeline.zoom is False
 
 

@@ -56,7 +56,8 @@ def distant_view(rgb: np.ndarray, face: FaceObservation, frame: tuple[int, int],
 
 
 def run_eval(data_dir: Path, model_path: Path, *, plot: Path | None = None, limit: int | None = None,
-             zoom: bool = True, distant: tuple[int, int] | None = None, out: TextIO = sys.stdout) -> int:
+             zoom: bool = True, distant: tuple[int, int] | None = None, out: TextIO = sys.stdout,
+             backend: str = "auto") -> int:
     """Score the photos listed in `data_dir/labels.csv` (with `limit`: a fixed random sample of
     that many, the same on every run; see `subset`) with the landmarker at `model_path` (zooming
     in on small faces as `score` does, unless `zoom` is False); print accuracy at 50, AUC,
@@ -78,10 +79,10 @@ def run_eval(data_dir: Path, model_path: Path, *, plot: Path | None = None, limi
         print(f"each photo shrunk so its face is 64-80 px wide, in a {distant[0]}x{distant[1]} frame; "
               f"zoom {'on' if zoom else 'off'}", file=out)
     with contextlib.ExitStack() as stack:
-        lm = stack.enter_context(contextlib.closing(face_landmarker(model_path, still=True, zoom=zoom)))
+        lm = stack.enter_context(contextlib.closing(face_landmarker(model_path, still=True, zoom=zoom, backend=backend)))
         # With `distant`, where the face is comes from the photo as it is (found as `score` finds it).
         finder = None if distant is None else stack.enter_context(
-            contextlib.closing(face_landmarker(model_path, still=True)))
+            contextlib.closing(face_landmarker(model_path, still=True, backend=backend)))
         for index, row in enumerate(rows):
             rgb = load_rgb(data_dir / row["path"])
             if rgb is None:

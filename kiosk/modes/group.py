@@ -53,10 +53,16 @@ class GroupMode(SingleFaceMode):
 
     @classmethod
     def landmarker(cls, config: "Config", model: Any) -> "Landmarker":
-        """Landmarkers for 1..N faces, detecting newcomers twice a second (core.multiface)."""
+        """Up to N faces, newcomers looked for twice a second: LiteRT tracks each face on its own
+        and does this natively; mediapipe needs one landmarker per face count (core.multiface)."""
+        from core.backends import make_landmarker, resolve
+
+        faces = group_faces(config.pipeline.max_faces)
+        if resolve(config.model.backend) == "litert":
+            return make_landmarker(model, backend="litert", max_faces=faces, threads=config.pipeline.threads)
         from core.multiface import NewcomerSearchLandmarker
 
-        return NewcomerSearchLandmarker(model, max_faces=group_faces(config.pipeline.max_faces))
+        return NewcomerSearchLandmarker(model, max_faces=faces)
 
     def observe(self, faces: Sequence[FaceObservation], t_ms: float) -> SmileReading | None:
         """Every face tracked; the largest one drives the kiosk's attract/mirror decision."""

@@ -1,0 +1,211 @@
+"""The LiteRT backend: the real models on real images and recorded video, against mediapipe."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from core.backends import facemesh as fm
+from core.backends import make_landmarker, resolve
+from core.backends.geometry import parse_metadata
+from core.backends.litert import LiteRTLandmarker, read_bundle
+from core.landmarker import MediapipeLandmarker
+from core.parity import ParityReport, compare, run_parity
+from tests.conftest import REPO, shared_data
+
+BIN = Path(sys.executable).parent
+
+
+def px_error(a, b) -> float:
+    w, h = a.image_size
+    return float(np.linalg.norm((a.landmarks[:, :2] - b.landmarks[:, :2]) * np.array([w, h]), axis=1).mean())
+
+
+def test_anchors_and_nms_follow_the_detector_graph() -> None:
+    anchors = fm.ssd_anchors()
+    assert anchors.shape == (896, 2)
+    assert np.allclose(anchors[0], (0.5 / 16, 0.5 / 16)) and np.allclose(anchors[512], (0.5 / 8, 0.5 / 8))
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], dtype=float)
+    kps = np.zeros((3, 6, 2))
+    kps[1] += 2.0
+    merged = fm.weighted_nms(boxes, np.array([0.9, 0.3, 0.8]), kps, 0.5)
+    assert len(merged) == 2 and merged[0][1] == 0.9
+    assert np.allclose(merged[0][0], [0.25, 0.25, 10.25, 10.25])  # score-weighted mean of the two
+    assert np.allclose(merged[0][2], 0.5)
+
+
+def test_crop_maps_corners_to_corners() -> None:
+    rgb = np.zeros((100, 200, 3), np.uint8)
+    rgb[:, 100:] = 255
+    out = fm.crop(rgb, fm.Roi(100.0, 50.0, 100.0, 100.0), 100, zero_border=True)
+    assert out[:, :49].max() == 0 and out[:, 51:].min() == 255  # the edge stays in the middle, unshifted
+    pts = fm.to_image(np.array([[0.0, 0.0], [1.0, 1.0]]), fm.Roi(100.0, 50.0, 100.0, 40.0, np.pi / 2))
+    assert np.allclose(pts, [[120, 0], [80, 100]])
+
+
+def test_geometry_metadata_is_read_without_protobuf(model_path: Path) -> None:
+    g = parse_metadata(read_bundle(model_path)["geometry_pipeline_metadata_landmarks.binarypb"])
+    assert g.canonical.shape == (3, 468) and (g.weights > 0).sum() > 10
+
+
+def test_litert_matches_mediapipe_on_the_astronaut(model_path: Path, astronaut: np.ndarray) -> None:
+    with LiteRTLandmarker(model_path, still=True) as new, MediapipeLandmarker(model_path, still=True) as ref:
+        a, b = ref.detect(astronaut, 0.0), new.detect(astronaut, 0.0)
+    assert len(a) == len(b) == 1
+    assert px_error(a[0], b[0]) < 0.05
+    assert set(a[0].blendshapes) == set(b[0].blendshapes)
+    assert max(abs(a[0].blendshapes[k] - b[0].blendshapes[k]) for k in a[0].blendshapes) < 0.01
+    assert np.allclose(a[0].transform[:3, :3], b[0].transform[:3, :3], atol=0.01)
+    assert np.allclose(a[0].transform[:3, 3], b[0].transform[:3, 3], atol=0.1)
+
+
+def test_litert_finds_no_face_in_the_cat(model_path: Path, chelsea: np.ndarray) -> None:
+    with LiteRTLandmarker(model_path, still=True) as lm:
+        assert lm.detect(chelsea, 0.0) == []
+
+
+def test_video_tracks_with_one_detection_and_matches_mediapipe(model_path: Path, face_video: Path) -> None:
+    report = run_parity(face_video, model_path)
+    s = report.summary()
+    assert s["faces_compared"] >= 55 and s["faces_only_mediapipe"] == 0 and s["faces_only_litert"] <= 1
+    assert s["landmark_error_px"]["mean"] < 0.5
+    assert s["score_difference"]["p99"] < 2.0
+    with LiteRTLandmarker(model_path) as lm:
+        cap = cv2.VideoCapture(str(face_video))
+        found = 0
+        for i in range(60):
+            ok, bgr = cap.read()
+            found += bool(lm.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), i * 33.3))
+        cap.release()
+        assert found == 60
+        assert lm.detector_runs <= 3  # tracked from its own landmarks, not detected on every frame
+
+
+def test_two_faces_are_tracked_each_on_its_own(model_path: Path, astronaut: np.ndarray) -> None:
+    face = cv2.resize(astronaut[0:300, 60:360], (320, 320))  # the face, a third of each half
+    frame = np.zeros((320, 640, 3), np.uint8)
+    frame[:, :320] = face
+    frame[:, 320:] = face[:, ::-1]
+    with LiteRTLandmarker(model_path, max_faces=4, search_ms=500) as lm:
+        runs = []
+        for i in range(10):
+            faces = lm.detect(frame, i * 33.0)
+            assert len(faces) == 2
+            runs.append(lm.detector_runs)
+        # the detector looks for newcomers about twice a second, not on every frame
+        assert runs[-1] <= 3
+    centres = sorted((f.box[0] + f.box[2]) / 2 for f in faces)
+    assert centres[0] < 0.5 < centres[1]
+
+
+@pytest.mark.skipif(shared_data() is None, reason="needs ../shared/data (genki4k-dev)")
+def test_parity_on_dev_photos(model_path: Path) -> None:
+    report = run_parity(shared_data() / "genki4k-dev", model_path, limit=60)
+    s = report.summary()
+    assert s["faces_only_mediapipe"] + s["faces_only_litert"] <= 1
+    assert s["landmark_error_px"]["within_goal"] == 1.0
+    assert s["score_difference"]["mean"] < 0.5 and s["eye_engagement_difference"]["mean"] < 1.0
+    assert s["blendshape_max_error"]["p99"] < 0.15
+
+
+def test_parity_report_counts_faces_found_by_one_only(model_path: Path, astronaut: np.ndarray) -> None:
+    with LiteRTLandmarker(model_path, still=True) as lm:
+        faces = lm.detect(astronaut, 0.0)
+    r = ParityReport()
+    compare(r, faces, [])
+    compare(r, [], faces)
+    compare(r, faces, faces)
+    s = r.summary()
+    assert (s["faces_only_mediapipe"], s["faces_only_litert"], s["faces_compared"]) == (1, 1, 1)
+    assert s["landmark_error_px"]["max"] == 0.0 and not r.passed()
+
+
+def test_model_parity_command_on_real_photos(model_cache: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(model_cache / "astronaut.png", folder / "astronaut.png")
+    shutil.copy(model_cache / "chelsea.png", folder / "chelsea.png")
+    done = subprocess.run([str(BIN / "smile-mirror"), "model", "parity", str(folder), "--json"],
+                          capture_output=True, text=True, timeout=300)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert done.returncode == 0, done.stderr[-500:]
+    assert result["frames"] == 2 and result["faces_compared"] == 1 and result["passed"]
+
+
+def test_backend_choice(model_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve("litert") == "litert" and resolve("mediapipe") == "mediapipe"
+    assert resolve("auto") == "litert"  # installed from the lock
+    monkeypatch.setenv("SMILE_MIRROR_BACKEND", "mediapipe")
+    assert resolve("auto") == "mediapipe"
+    monkeypatch.setenv("SMILE_MIRROR_BACKEND", "tflite")
+    with pytest.raises(ValueError, match="must be one of"):
+        resolve("auto")
+    monkeypatch.delenv("SMILE_MIRROR_BACKEND")
+    lm = make_landmarker(model_path, backend="litert", threads=2)
+    assert isinstance(lm, LiteRTLandmarker) and lm.threads == 2
+    lm.close()
+
+
+def _inet_sockets(cmd: list[str], tmp_path: Path) -> list[str]:
+    trace = tmp_path / "strace.txt"
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy"}
+    done = subprocess.run(["strace", "-f", "-qq", "-e", "trace=socket,connect", "-o", str(trace), *cmd],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-800:]
+    return [line for line in trace.read_text().splitlines() if "AF_INET" in line]
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is installed by .ci/run")
+def test_litert_opens_no_socket_in_score_or_a_lobby_session(model_cache: Path, tmp_path: Path) -> None:
+    cli = str(BIN / "smile-mirror")
+    assert _inet_sockets([cli, "score", "--backend", "litert", str(model_cache / "astronaut.png")], tmp_path) == []
+    assert _inet_sockets([cli, "run", "--backend", "litert", "--source", "demo", "--display", "headless",
+                          "--frames", "60"], tmp_path) == []
+
+
+def test_config_keys_exist() -> None:
+    from core.config import Config, load_config  # noqa: F401
+
+    c = Config().replace({"model.backend": "litert", "pipeline.threads": 3})
+    assert c.model.backend == "litert" and c.pipeline.threads == 3
+    with pytest.raises(ValueError):
+        Config().replace({"pipeline.threads": 0})
+    assert (REPO / "requirements" / "mediapipe-0.10.txt").read_text().count("ai-edge-litert==2.3.0") == 1
+
+
+def test_a_face_that_fills_the_photo_is_found_with_a_border(model_path: Path, astronaut: np.ndarray) -> None:
+    with LiteRTLandmarker(model_path, still=True) as lm:
+        box = lm.detect(astronaut, 0.0)[0].box
+        h, w = astronaut.shape[:2]
+        x0, y0, x1, y1 = box[0] * w, box[1] * h, box[2] * w, box[3] * h
+        dx, dy = 0.15 * (x1 - x0), 0.15 * (y1 - y0)
+        tight = cv2.resize(astronaut[int(y0 + dy):int(y1 - dy), int(x0 + dx):int(x1 - dx)], (64, 64),
+                           interpolation=cv2.INTER_AREA)
+        assert lm.detect_faces(tight) == []  # the detector alone misses it
+        runs = lm.detector_runs
+        faces = lm.detect(tight, 0.0)
+        assert len(faces) == 1 and lm.detector_runs == runs + 2
+
+
+def test_a_newcomer_is_searched_for_at_once_when_something_moves_beside_the_tracked_face(
+        model_path: Path, astronaut: np.ndarray) -> None:
+    face = cv2.resize(astronaut[0:300, 60:360], (320, 320))
+    alone = np.zeros((320, 640, 3), np.uint8)
+    alone[:, :320] = face
+    both = alone.copy()
+    both[:, 320:] = face[:, ::-1]
+    with LiteRTLandmarker(model_path, max_faces=4, search_ms=60_000) as lm:
+        for i in range(5):  # one face, still: after the first detection nothing is searched for
+            assert len(lm.detect(alone, i * 33.0)) == 1
+        runs = lm.detector_runs
+        assert len(lm.detect(alone, 200.0)) == 1 and lm.detector_runs == runs
+        assert len(lm.detect(both, 233.0)) == 2  # someone steps in beside: found on that very frame
+        assert lm.motion_searches == 1
