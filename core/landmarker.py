@@ -16,6 +16,7 @@ from typing import Iterable, Protocol, Sequence
 import numpy as np
 
 from core.errors import FrameError, ModelError
+from core.mouth_patch import mouth_patch
 from core.types import FaceObservation
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class MediapipeLandmarker:
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
         result = self._task.detect(image) if self.still else self._task.detect_for_video(image, ts)
         h, w = rgb.shape[:2]
-        return observations_from_result(result, float(t_ms), (w, h))
+        return observations_from_result(result, float(t_ms), (w, h), rgb)
 
     def close(self) -> None:
         task, self._task = self._task, None
@@ -102,8 +103,10 @@ class MediapipeLandmarker:
         self.close()
 
 
-def observations_from_result(result: object, t_ms: float, size: tuple[int, int]) -> list[FaceObservation]:
-    """Convert a FaceLandmarkerResult to plain observations (one per face, largest first)."""
+def observations_from_result(result: object, t_ms: float, size: tuple[int, int],
+                             rgb: np.ndarray | None = None) -> list[FaceObservation]:
+    """Convert a FaceLandmarkerResult to plain observations (one per face, largest first), each
+    with its mouth patch cut from `rgb` (the frame the result came from) when it is given."""
     out = []
     matrices = list(getattr(result, "facial_transformation_matrixes", None) or [])
     shapes = list(getattr(result, "face_blendshapes", None) or [])
@@ -112,7 +115,8 @@ def observations_from_result(result: object, t_ms: float, size: tuple[int, int])
         blend = {c.category_name: float(c.score) for c in shapes[i]} if i < len(shapes) else {}
         mat = np.asarray(matrices[i], dtype=np.float32) if i < len(matrices) else None
         out.append(FaceObservation(t_ms=t_ms, landmarks=pts, blendshapes=blend,
-                                   box=box_of(pts), image_size=size, transform=mat))
+                                   box=box_of(pts), image_size=size, transform=mat,
+                                   mouth=None if rgb is None else mouth_patch(rgb, pts)))
     out.sort(key=lambda o: -(o.box[2] - o.box[0]) * (o.box[3] - o.box[1]))
     return out
 
@@ -131,15 +135,17 @@ def observation_to_json(obs: FaceObservation) -> dict:
         "landmarks": np.round(obs.landmarks, 5).tolist(),
         "blendshapes": {k: round(v, 5) for k, v in obs.blendshapes.items()},
         "transform": None if obs.transform is None else np.round(obs.transform, 5).tolist(),
+        "mouth": None if obs.mouth is None else obs.mouth.tolist(),
     }
 
 
 def observation_from_json(data: dict) -> FaceObservation:
     pts = np.asarray(data["landmarks"], dtype=np.float32)
-    mat = data.get("transform")
+    mat, mouth = data.get("transform"), data.get("mouth")  # recordings from before the patch have none
     return FaceObservation(t_ms=float(data["t_ms"]), landmarks=pts, blendshapes=dict(data["blendshapes"]),
                            box=box_of(pts), image_size=tuple(data["image_size"]),  # type: ignore[arg-type]
-                           transform=None if mat is None else np.asarray(mat, dtype=np.float32))
+                           transform=None if mat is None else np.asarray(mat, dtype=np.float32),
+                           mouth=None if mouth is None else np.asarray(mouth, dtype=np.uint8))
 
 
 class RecordingLandmarker:
@@ -192,7 +198,7 @@ class ReplayLandmarker:
         self._i += 1
         self.calls += 1
         return [FaceObservation(t_ms=t_ms, landmarks=o.landmarks, blendshapes=o.blendshapes, box=o.box,
-                                image_size=o.image_size, transform=o.transform) for o in faces]
+                                image_size=o.image_size, transform=o.transform, mouth=o.mouth) for o in faces]
 
     def close(self) -> None:
         pass
