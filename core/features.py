@@ -12,6 +12,8 @@ smile makes g_corner_lift, g_mouth_width, g_lip_gap (teeth show), g_lower_lid an
 larger, and g_upper_lip, g_nose_to_corner, g_eye_aperture and g_eye_aperture_lateral smaller;
 g_brow_height hardly moves. Blendshapes are MediaPipe's 0-1 activations, each larger as its own
 movement grows: most rise with a smile, while frown, pucker, roll_lower and shrug_lower fall.
+`bsx_<category>` are the raw blendshapes, one each. The mouth's appearance (`mouth_hog`) is a
+HOG of the mouth patch the landmarker cut from the frame (`core.mouth_patch`).
 """
 
 from __future__ import annotations

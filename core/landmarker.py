@@ -3,7 +3,9 @@
 Nothing above this module imports mediapipe. Two implementations share one small interface:
 `MediapipeLandmarker` (the real model, VIDEO mode, monotonic milliseconds, closed explicitly
 because mediapipe 1.2's `__del__` raises at interpreter exit) and `ReplayLandmarker` (plays
-back recorded observations so kiosk tests run without the model).
+back recorded observations so kiosk tests run without the model). Each observation carries
+the grey mouth patch (`core.mouth_patch`) cut from the frame it came from: the one place where
+both the pixels and the landmarks are at hand. Any other backend does the same.
 """
 
 from __future__ import annotations

@@ -1,15 +1,21 @@
-"""Train the Smile Score's small logistic model on the dev photos and report cross-validated figures.
+"""Train the Smile Score's logistic model on the dev photos and report cross-validated figures.
 
-    python -m core.train_scorer --data /work/shared/data --cache /tmp/sm-obs [--out core/score_model.json]
+    OPENBLAS_NUM_THREADS=1 python -m core.train_scorer --data /work/shared/data --cache /tmp/sm-obs \
+        [--jobs 2] [--splits 3] [--backend mediapipe] [--out core/score_model.json]
 
-Steps: (1) run the Face Landmarker once per photo (IMAGE mode, zooming in on faces too small
-for its detector as `smile-mirror score` does: see core/zoom.py) at full size, with the face
-downscaled to 64-80 px, and as a 64x64 grey face crop, caching the observations as .npz outside
-the repo; (2) turn observations into features (`core.features`); (3) fit an L2-regularised
-logistic regression (numpy only, so this runs in the product's own venv) with stratified k-fold
+Steps: (1) run the Face Landmarker of `--backend` once per photo (IMAGE mode, zooming in on
+faces too small for its detector as `smile-mirror score` does: see core/zoom.py) at full size,
+with the face downscaled to 64-80 px, and as a 64x64 grey face crop, caching the observations
+(with their mouth patches) as .npz outside the repo, per backend; (2) turn observations into
+features (`core.features`, the mouth HOG from `core.hog`); (3) fit L2-regularised logistic
+regressions (numpy only, so this runs in the product's own venv) with stratified k-fold nested
 cross-validation, training on full-size and small-face observations together so the model does
-not lean on detail that small faces lack; (4) print the figures; (5) write the weights as a
-small readable JSON that `core.scoring` loads. Only numpy: no scikit-learn in the product.
+not lean on detail that small faces lack; (4) choose between the candidates by the rule written
+in core/SCORE.md and print the figures; (5) write the weights, the scale's knots and the model
+for faces without a mouth patch as a readable JSON that `core.scoring` loads.
+
+One BLAS thread per process (`OPENBLAS_NUM_THREADS=1`) and `--jobs` processes side by side is
+several times faster on shared cores than BLAS threads contending with each other.
 """
 
 from __future__ import annotations
