@@ -12,6 +12,8 @@ smile makes g_corner_lift, g_mouth_width, g_lip_gap (teeth show), g_lower_lid an
 larger, and g_upper_lip, g_nose_to_corner, g_eye_aperture and g_eye_aperture_lateral smaller;
 g_brow_height hardly moves. Blendshapes are MediaPipe's 0-1 activations, each larger as its own
 movement grows: most rise with a smile, while frown, pucker, roll_lower and shrug_lower fall.
+`bsx_<category>` are the raw blendshapes, one each. The mouth's appearance (`mouth_hog`) is a
+HOG of the mouth patch the landmarker cut from the frame (`core.mouth_patch`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Mapping
 
 import numpy as np
 
+from core.hog import hog, hog_size
+from core.mouth_patch import PATCH_H, PATCH_W
 from core.types import FaceObservation
 
 
@@ -67,6 +71,31 @@ def blendshape_features(b: Mapping[str, float]) -> dict[str, float]:
         "bs_brow_down": _pair(b, "browDown"),
         "bs_eye_wide": _pair(b, "eyeWide"),
     }
+
+
+# Every category MediaPipe's blendshape model returns, in its order.
+BLENDSHAPES = (
+    "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight", "cheekPuff",
+    "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight", "eyeLookDownLeft", "eyeLookDownRight",
+    "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight",
+    "eyeSquintLeft", "eyeSquintRight", "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft", "jawOpen", "jawRight",
+    "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft", "mouthFrownRight", "mouthFunnel",
+    "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft", "mouthPressRight", "mouthPucker",
+    "mouthRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper", "mouthSmileLeft",
+    "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight", "mouthUpperUpLeft", "mouthUpperUpRight",
+    "noseSneerLeft", "noseSneerRight",
+)
+HOG_NAMES = tuple(f"mouth_hog_{i:03d}" for i in range(hog_size(PATCH_H, PATCH_W)))
+
+
+def each_blendshape(b: Mapping[str, float]) -> dict[str, float]:
+    """Every blendshape on its own, left and right apart, as `bsx_<category>` (0.0 when absent)."""
+    return {"bsx_" + n: float(b.get(n, 0.0)) for n in BLENDSHAPES}
+
+
+def mouth_hog(obs: FaceObservation) -> np.ndarray | None:
+    """The HOG of the observation's mouth patch (values in `HOG_NAMES` order); None without a patch."""
+    return None if obs.mouth is None else hog(obs.mouth)
 
 
 def head_frame(obs: FaceObservation) -> np.ndarray:
@@ -139,7 +168,9 @@ def geometry_features(obs: FaceObservation) -> dict[str, float]:
 
 
 def face_features(obs: FaceObservation) -> dict[str, float]:
-    """All features of one observation (blendshapes and geometry), as plain floats."""
+    """The named features of one observation (blendshapes, each blendshape, geometry), as plain
+    floats. The mouth HOG is kept apart (`mouth_hog`): 360 values are cheaper as one array."""
     feats = blendshape_features(obs.blendshapes)
+    feats.update(each_blendshape(obs.blendshapes))
     feats.update(geometry_features(obs))
     return feats

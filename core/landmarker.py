@@ -3,7 +3,9 @@
 Nothing above this module imports mediapipe. Two implementations share one small interface:
 `MediapipeLandmarker` (the real model, VIDEO mode, monotonic milliseconds, closed explicitly
 because mediapipe 1.2's `__del__` raises at interpreter exit) and `ReplayLandmarker` (plays
-back recorded observations so kiosk tests run without the model).
+back recorded observations so kiosk tests run without the model). Each observation carries
+the grey mouth patch (`core.mouth_patch`) cut from the frame it came from: the one place where
+both the pixels and the landmarks are at hand. Any other backend does the same.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Iterable, Protocol, Sequence
 import numpy as np
 
 from core.errors import FrameError, ModelError
+from core.mouth_patch import mouth_patch
 from core.types import FaceObservation
 
 log = logging.getLogger(__name__)
@@ -90,7 +93,7 @@ class MediapipeLandmarker:
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
         result = self._task.detect(image) if self.still else self._task.detect_for_video(image, ts)
         h, w = rgb.shape[:2]
-        return observations_from_result(result, float(t_ms), (w, h))
+        return observations_from_result(result, float(t_ms), (w, h), rgb)
 
     def close(self) -> None:
         task, self._task = self._task, None
@@ -104,8 +107,10 @@ class MediapipeLandmarker:
         self.close()
 
 
-def observations_from_result(result: object, t_ms: float, size: tuple[int, int]) -> list[FaceObservation]:
-    """Convert a FaceLandmarkerResult to plain observations (one per face, largest first)."""
+def observations_from_result(result: object, t_ms: float, size: tuple[int, int],
+                             rgb: np.ndarray | None = None) -> list[FaceObservation]:
+    """Convert a FaceLandmarkerResult to plain observations (one per face, largest first), each
+    with its mouth patch cut from `rgb` (the frame the result came from) when it is given."""
     out = []
     matrices = list(getattr(result, "facial_transformation_matrixes", None) or [])
     shapes = list(getattr(result, "face_blendshapes", None) or [])
@@ -114,7 +119,8 @@ def observations_from_result(result: object, t_ms: float, size: tuple[int, int])
         blend = {c.category_name: float(c.score) for c in shapes[i]} if i < len(shapes) else {}
         mat = np.asarray(matrices[i], dtype=np.float32) if i < len(matrices) else None
         out.append(FaceObservation(t_ms=t_ms, landmarks=pts, blendshapes=blend,
-                                   box=box_of(pts), image_size=size, transform=mat))
+                                   box=box_of(pts), image_size=size, transform=mat,
+                                   mouth=None if rgb is None else mouth_patch(rgb, pts)))
     out.sort(key=lambda o: -(o.box[2] - o.box[0]) * (o.box[3] - o.box[1]))
     return out
 
@@ -133,15 +139,17 @@ def observation_to_json(obs: FaceObservation) -> dict:
         "landmarks": np.round(obs.landmarks, 5).tolist(),
         "blendshapes": {k: round(v, 5) for k, v in obs.blendshapes.items()},
         "transform": None if obs.transform is None else np.round(obs.transform, 5).tolist(),
+        "mouth": None if obs.mouth is None else obs.mouth.tolist(),
     }
 
 
 def observation_from_json(data: dict) -> FaceObservation:
     pts = np.asarray(data["landmarks"], dtype=np.float32)
-    mat = data.get("transform")
+    mat, mouth = data.get("transform"), data.get("mouth")  # recordings from before the patch have none
     return FaceObservation(t_ms=float(data["t_ms"]), landmarks=pts, blendshapes=dict(data["blendshapes"]),
                            box=box_of(pts), image_size=tuple(data["image_size"]),  # type: ignore[arg-type]
-                           transform=None if mat is None else np.asarray(mat, dtype=np.float32))
+                           transform=None if mat is None else np.asarray(mat, dtype=np.float32),
+                           mouth=None if mouth is None else np.asarray(mouth, dtype=np.uint8))
 
 
 class RecordingLandmarker:
@@ -194,7 +202,7 @@ class ReplayLandmarker:
         self._i += 1
         self.calls += 1
         return [FaceObservation(t_ms=t_ms, landmarks=o.landmarks, blendshapes=o.blendshapes, box=o.box,
-                                image_size=o.image_size, transform=o.transform) for o in faces]
+                                image_size=o.image_size, transform=o.transform, mouth=o.mouth) for o in faces]
 
     def close(self) -> None:
         pass

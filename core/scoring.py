@@ -1,11 +1,13 @@
 """The Smile Score: pure functions from a FaceObservation (+ the visitor's baseline) to a reading.
 
-Score: a small logistic model over blendshape and pose-free geometry features (trained by
-`core.offline.train_scorer`, weights in `score_model.json`). Its logit z gives `score = 100 * sigmoid(z / T)`:
-z = 0 (even odds of "smiling") is exactly 50; one temperature T above 50 makes a broad smile read
-about 80, another below 50 makes a relaxed neutral face read about 10 (monotonic, continuous). Eye engagement: anatomy, not learning: how far the eye aperture, lower lid,
-infra-orbital cheek and eyeSquint have moved from the neutral face (the visitor's own once
-learned, else the population's), in neutral standard deviations. See core/SCORE.md.
+Score: a small logistic model over blendshapes, pose-free geometry and the mouth's appearance
+(a HOG of the mouth patch the landmarker cut from the frame), trained by `core.offline.train_scorer`,
+weights in `score_model.json`. Its logit z goes through a monotone scale (`Scale`): z = 0 (even
+odds of "smiling") is exactly 50, a relaxed neutral face reads about 10, a broad smile about 80
+and the broadest grins 95 and above. An observation without a mouth patch is scored by a second
+model fit without the HOG. Eye engagement: anatomy, not learning: how far the eye aperture,
+lower lid, infra-orbital cheek and eyeSquint have moved from the neutral face (the visitor's own
+once learned, else the population's), in neutral standard deviations. See core/SCORE.md.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from core.baseline import Baseline
-from core.features import face_features
+from core.features import face_features, mouth_hog
 from core.smoothing import OneEuroFilter, StickyLine
 from core.types import GENUINE_LINE, SMILE_LINE, FaceObservation, SmileReading, kind_of
 
@@ -32,6 +34,7 @@ SMILE_BAND = 4.0   # a tracked smile stops being one only below SMILE_LINE minus
 GENUINE_BAND = 6.0  # ... and a tracked genuine smile stops being genuine below GENUINE_LINE minus this
 NEUTRAL_BELOW = 30.0  # frames scoring under this teach the visitor's neutral baseline
 CLIP_SD = 5.0  # standardised features are clipped here: a misplaced landmark cannot dominate the score
+HOG_PREFIX = "mouth_hog_"  # score features with this name come from the mouth HOG (core.features.HOG_NAMES)
 
 
 def _sigmoid(x: float) -> float:
@@ -49,8 +52,46 @@ def transform_feature(x: float, how: str) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class ScoreModel:
-    """The learned score weights and the eye-engagement constants, as read from score_model.json."""
+class Scale:
+    """The monotone map from a model's logit to the 0-100 score.
+
+    Piecewise linear in log-odds through knots (logit -> score), the outer slopes carried on
+    beyond the outer knots, then `100 * sigmoid`. A knot at logit 0 -> 50 keeps the model's
+    decision at 50; the others are fit by `core.offline.train_scorer` so a relaxed face reads 10, a
+    broad smile 80 and the broadest grins 95 and above (see core/SCORE.md).
+    """
+
+    logit: np.ndarray
+    log_odds: np.ndarray
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Scale":
+        z, s = np.array(d["logit"], float), np.array(d["score"], float)
+        if len(z) < 2 or len(z) != len(s) or np.any(np.diff(z) <= 0) or np.any(np.diff(s) <= 0) \
+                or np.any((s <= 0) | (s >= 100)):
+            raise ValueError(f"score scale knots must rise together, scores inside (0, 100): {dict(d)}")
+        if not np.any((z == 0) & (s == SMILE_LINE)):
+            raise ValueError(f"score scale must map logit 0 to {SMILE_LINE:g} (the decision): {dict(d)}")
+        return cls(z, np.log(s / (100.0 - s)))
+
+    def __call__(self, z: float) -> float:
+        k, u = self.logit, self.log_odds
+        if z <= k[0]:
+            v = u[0] + (z - k[0]) * (u[1] - u[0]) / (k[1] - k[0])
+        elif z >= k[-1]:
+            v = u[-1] + (z - k[-1]) * (u[-1] - u[-2]) / (k[-1] - k[-2])
+        else:
+            v = float(np.interp(z, k, u))
+        return 100.0 * _sigmoid(v)
+
+
+@dataclass(frozen=True, slots=True)
+class Logistic:
+    """One learned logistic model: standardised features (clipped), weights, bias, scale.
+
+    Features named `mouth_hog_NNN` are taken from the mouth HOG array, the rest by name from
+    the feature mapping; 'logit' features are blendshapes stretched onto an unbounded scale.
+    """
 
     names: tuple[str, ...]
     transforms: tuple[str, ...]
@@ -58,36 +99,92 @@ class ScoreModel:
     sd: np.ndarray
     weight: np.ndarray
     bias: float
-    temperature: float
-    temperature_low: float
+    scale: Scale
+    named_at: np.ndarray  # positions of the features read by name
+    hog_at: np.ndarray    # positions of the HOG values ...
+    hog_index: np.ndarray  # ... and which HOG value each one is
+    logit_at: np.ndarray  # positions that get the 'logit' transform
+
+    @property
+    def uses_mouth(self) -> bool:
+        return len(self.hog_at) > 0
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Logistic":
+        feats = d["features"]
+        names = tuple(f["name"] for f in feats)
+        transforms = tuple(f["transform"] for f in feats)
+        for h in set(transforms) - {"raw", "logit"}:
+            raise ValueError(f"unknown feature transform {h!r}")
+        hog = [i for i, n in enumerate(names) if n.startswith(HOG_PREFIX)]
+        return cls(
+            names=names, transforms=transforms,
+            mean=np.array([f["mean"] for f in feats], float), sd=np.array([f["sd"] for f in feats], float),
+            weight=np.array([f["weight"] for f in feats], float), bias=float(d["bias"]),
+            scale=Scale.from_dict(d["scale"]),
+            named_at=np.array([i for i in range(len(names)) if i not in set(hog)], np.intp),
+            hog_at=np.array(hog, np.intp), hog_index=np.array([int(names[i][len(HOG_PREFIX):]) for i in hog], np.intp),
+            logit_at=np.array([i for i, h in enumerate(transforms) if h == "logit"], np.intp))
+
+    def logit(self, feats: Mapping[str, float], hog: np.ndarray | None = None) -> float:
+        x = np.empty(len(self.names))
+        x[self.named_at] = [feats[self.names[i]] for i in self.named_at]
+        if self.uses_mouth:
+            if hog is None:
+                raise ValueError("this score model reads the mouth HOG and none was given")
+            x[self.hog_at] = hog[self.hog_index]
+        p = np.clip(x[self.logit_at], 0.005, 0.995)
+        x[self.logit_at] = np.log(p / (1.0 - p))
+        return float(np.clip((x - self.mean) / self.sd, -CLIP_SD, CLIP_SD) @ self.weight + self.bias)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreModel:
+    """The learned score model(s) and the eye-engagement constants, as read from score_model.json.
+
+    `main` may read the mouth's pixels (its HOG); `without_mouth`, fit in the same run on the
+    same photos from the other features, scores an observation that came without its mouth
+    patch (a replay recorded without pixels), so such a face is scored by a model made for it
+    rather than by the main one with made-up HOG values.
+    """
+
+    main: Logistic
+    without_mouth: Logistic | None
     eye_cues: Mapping[str, Mapping[str, float]]
     eye_centre: float
     eye_slope: float
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ScoreModel":
-        feats = d["score"]["features"]
-        return cls(
-            names=tuple(f["name"] for f in feats), transforms=tuple(f["transform"] for f in feats),
-            mean=np.array([f["mean"] for f in feats], float), sd=np.array([f["sd"] for f in feats], float),
-            weight=np.array([f["weight"] for f in feats], float), bias=float(d["score"]["bias"]),
-            temperature=float(d["score"]["temperature"]),
-            temperature_low=float(d["score"].get("temperature_below_50", d["score"]["temperature"])), eye_cues=d["eye"]["cues"],
-            eye_centre=float(d["eye"]["centre"]), eye_slope=float(d["eye"]["slope"]))
+        main = Logistic.from_dict(d["score"])
+        fallback = Logistic.from_dict(d["score_without_mouth"]) if "score_without_mouth" in d else None
+        if fallback is not None and fallback.uses_mouth:
+            raise ValueError("score_without_mouth must not read the mouth HOG")
+        if main.uses_mouth and fallback is None:
+            raise ValueError("a score model that reads the mouth HOG needs a score_without_mouth model")
+        return cls(main=main, without_mouth=fallback, eye_cues=d["eye"]["cues"],
+                   eye_centre=float(d["eye"]["centre"]), eye_slope=float(d["eye"]["slope"]))
 
     @classmethod
     def load(cls, path: Path) -> "ScoreModel":
         with open(path, encoding="utf-8") as fh:
             return cls.from_dict(json.load(fh))
 
-    def logit(self, feats: Mapping[str, float]) -> float:
-        x = np.array([transform_feature(feats[n], h) for n, h in zip(self.names, self.transforms)])
-        return float(np.clip((x - self.mean) / self.sd, -CLIP_SD, CLIP_SD) @ self.weight + self.bias)
+    @property
+    def uses_mouth(self) -> bool:
+        return self.main.uses_mouth
 
-    def score(self, feats: Mapping[str, float]) -> float:
-        """0-100; 50 is even odds of smiling; see the module docstring."""
-        z = self.logit(feats)
-        return 100.0 * _sigmoid(z / (self.temperature if z >= 0 else self.temperature_low))
+    def model_for(self, hog: np.ndarray | None) -> Logistic:
+        """The main model, or the one made for faces without a mouth patch when `hog` is None."""
+        return self.main if hog is not None or self.without_mouth is None else self.without_mouth
+
+    def logit(self, feats: Mapping[str, float], hog: np.ndarray | None = None) -> float:
+        return self.model_for(hog).logit(feats, hog)
+
+    def score(self, feats: Mapping[str, float], hog: np.ndarray | None = None) -> float:
+        """0-100; 50 is even odds of smiling; see `Scale`."""
+        m = self.model_for(hog)
+        return m.scale(m.logit(feats, hog))
 
 
 @functools.lru_cache(maxsize=4)
@@ -116,7 +213,8 @@ def score_face(obs: FaceObservation, baseline: Baseline | None = None, model: Sc
     """Score one face from one frame, unsmoothed (`raw_score == score`)."""
     model = model or load_model()
     feats = face_features(obs)
-    score = float(np.clip(model.score(feats), 0.0, 100.0))
+    hog = mouth_hog(obs) if model.uses_mouth else None
+    score = float(np.clip(model.score(feats, hog), 0.0, 100.0))
     eye = float(np.clip(eye_engagement(feats, model, baseline), 0.0, 100.0))
     return SmileReading(t_ms=obs.t_ms, score=score, kind=kind_of(score, eye), eye_engagement=eye, box=obs.box,
                         raw_score=score, features=feats)

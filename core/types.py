@@ -34,7 +34,10 @@ class FaceObservation:
 
     `landmarks` is (478, 3) float32: x and y normalised to the image width and height, z in
     the same scale as x. `box` is (x0, y0, x1, y1), normalised. `image_size` is (w, h), needed
-    to turn normalised coordinates into true proportions.
+    to turn normalised coordinates into true proportions. `mouth` is the grey mouth patch
+    (`core.mouth_patch`, 24x48 uint8) cut from the frame the landmarks came from, so the scorer
+    can read the mouth's appearance without the frame; None when no pixels came with the
+    observation (e.g. a replay recorded without them).
     """
 
     t_ms: float
@@ -43,6 +46,7 @@ class FaceObservation:
     box: tuple[float, float, float, float]
     image_size: tuple[int, int]
     transform: np.ndarray | None = None
+    mouth: np.ndarray | None = None
 
     def points_px(self) -> np.ndarray:
         """Landmarks in pixel units (x, y, z), z scaled like x."""

@@ -79,7 +79,8 @@ def to_frame(obs: FaceObservation, window: Window, frame_size: tuple[int, int]) 
     pts[:, 1] = (pts[:, 1] * ch + y0) / fh
     pts[:, 2] = pts[:, 2] * cw / fw  # z is scaled like x
     return FaceObservation(t_ms=obs.t_ms, landmarks=pts, blendshapes=obs.blendshapes, box=box_of(pts),
-                           image_size=(fw, fh), transform=obs.transform)
+                           image_size=(fw, fh), transform=obs.transform,
+                           mouth=obs.mouth)  # cut from the window at the frame's own resolution: the same pixels
 
 
 def window_around(box: tuple[float, float, float, float], frame_size: tuple[int, int]) -> Window:

@@ -67,3 +67,20 @@ def test_recorded_observations_replay_identically(model_path: Path, astronaut: n
     assert len(again) == 1 and again[0].t_ms == 33.0
     assert np.allclose(again[0].landmarks, live[0].landmarks, atol=1e-4)
     assert again[0].blendshapes["mouthSmileLeft"] == pytest.approx(live[0].blendshapes["mouthSmileLeft"], abs=1e-4)
+    assert live[0].mouth is not None and np.array_equal(again[0].mouth, live[0].mouth)  # the pixels the scorer reads
+
+
+def test_a_recording_without_mouth_patches_still_replays(model_path: Path, astronaut: np.ndarray, tmp_path: Path) -> None:
+    import json
+
+    recorder = RecordingLandmarker(MediapipeLandmarker(model_path, still=True))
+    recorder.detect(astronaut, 0.0)
+    recorder.close()
+    recorder.save(tmp_path / "replay.jsonl")
+    rows = [json.loads(line) for line in (tmp_path / "replay.jsonl").read_text().splitlines()]
+    for faces in rows:
+        for face in faces:
+            del face["mouth"]  # as recorded before observations carried the patch
+    (tmp_path / "old.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    again = ReplayLandmarker.from_file(tmp_path / "old.jsonl").detect(astronaut, 0.0)
+    assert len(again) == 1 and again[0].mouth is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -14,9 +15,11 @@ from hypothesis import strategies as st
 
 from core.baseline import Baseline
 from core.features import face_features
-from core.scoring import MODEL_PATH, SmileTracker, eye_engagement, kind_of, load_model, score_face, \
+from core.features import HOG_NAMES
+from core.hog import hog
+from core.scoring import MODEL_PATH, Scale, ScoreModel, SmileTracker, eye_engagement, load_model, score_face, \
     transform_feature
-from core.types import SMILE_LINE as SMILE_AT, FaceObservation, SmileKind
+from core.types import SMILE_LINE as SMILE_AT, FaceObservation, SmileKind, kind_of
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,8 +64,58 @@ def test_shipped_model_is_readable() -> None:
     from the file: test_dev_set_accuracy_on_fixed_subset.)"""
     data = json.loads(MODEL_PATH.read_text())
     feats = face_features(fake_face())
-    assert {f["name"] for f in data["score"]["features"]} <= set(feats)
+    assert {f["name"] for f in data["score"]["features"]} <= set(feats) | set(HOG_NAMES)
+    assert {f["name"] for f in data["score_without_mouth"]["features"]} <= set(feats)
     assert set(data["eye"]["cues"]) <= set(feats)
+
+
+def test_a_face_without_a_mouth_patch_is_scored_by_the_model_made_for_it() -> None:
+    """With the patch the main model reads the mouth HOG; without it (a replay recorded without
+    pixels) the model fit without the HOG scores the face: never made-up HOG values."""
+    model = load_model()
+    assert model.uses_mouth and model.without_mouth is not None and not model.without_mouth.uses_mouth
+    bare = fake_face(smile=0.6, lift=0.05)
+    feats = face_features(bare)
+    fallback = model.without_mouth
+    assert score_face(bare).score == pytest.approx(fallback.scale(fallback.logit(feats)))
+    rng = np.random.default_rng(0)
+    patches = [rng.integers(0, 256, (24, 48)).astype(np.uint8), np.full((24, 48), 128, np.uint8)]
+    scored = []
+    for patch in patches:
+        face = dataclasses.replace(bare, mouth=patch)
+        scored.append(score_face(face).score)
+        assert scored[-1] == pytest.approx(model.main.scale(model.main.logit(feats, hog(patch))))
+    assert scored[0] != scored[1]  # the pixels are read
+
+
+def test_the_main_model_refuses_to_guess_a_missing_hog() -> None:
+    with pytest.raises(ValueError, match="mouth HOG"):
+        load_model().main.logit(face_features(fake_face()))
+    data = json.loads(MODEL_PATH.read_text())
+    del data["score_without_mouth"]
+    with pytest.raises(ValueError, match="score_without_mouth"):
+        ScoreModel.from_dict(data)
+
+
+def test_the_scale_keeps_50_at_the_decision_and_is_monotone() -> None:
+    for part in ("score", "score_without_mouth"):
+        scale = Scale.from_dict(json.loads(MODEL_PATH.read_text())[part]["scale"])
+        assert scale(0.0) == 50.0
+        zs = np.linspace(-40, 40, 4001)
+        s = np.array([scale(z) for z in zs])
+        assert np.all(np.diff(s) > 0) and s[0] > 0 and s[-1] < 100 and s[-1] > 99.9
+        for z, want in zip(scale.logit, (10, 50, 80, 95)):
+            assert scale(z) == pytest.approx(want)
+
+
+@pytest.mark.parametrize("knots", [
+    {"logit": [-2, 0, 3], "score": [10, 60, 80]},     # 0 does not read 50
+    {"logit": [-2, 0, -3], "score": [10, 50, 80]},    # not rising
+    {"logit": [-2, 0, 3], "score": [10, 50, 100]},    # 100 is never reached
+])
+def test_a_bad_scale_is_refused(knots: dict) -> None:
+    with pytest.raises(ValueError, match="scale"):
+        Scale.from_dict(knots)
 
 
 @pytest.mark.parametrize("score, eye, kind", [
@@ -181,9 +234,10 @@ def test_astronaut_smiles(model_cache: Path) -> None:
     rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
     with MediapipeLandmarker(assets.ensure(assets.MODEL, model_cache), still=True) as lm:
         faces = lm.detect(rgb, 0)
-    assert len(faces) == 1
+    assert len(faces) == 1 and faces[0].mouth is not None
     r = score_face(faces[0])
     assert r.score >= SMILE_AT and r.kind in (SmileKind.GENUINE, SmileKind.POSED)
+    assert score_face(dataclasses.replace(faces[0], mouth=None)).score >= SMILE_AT  # read without its pixels too
     assert 0 <= r.eye_engagement <= 100
 
     tracker = SmileTracker()  # live: VIDEO mode, through the tracker

@@ -38,9 +38,11 @@ def test_to_frame_maps_window_coordinates_to_the_frame() -> None:
     pts = np.zeros((478, 3), np.float32)
     pts[0] = (0.5, 0.5, 0.1)
     pts[1] = (1.0, 0.0, -0.2)
+    patch = np.arange(24 * 48, dtype=np.uint8).reshape(24, 48)
     obs = FaceObservation(t_ms=5.0, landmarks=pts, blendshapes={"jawOpen": 0.2}, box=box_of(pts),
-                          image_size=(200, 100))
+                          image_size=(200, 100), mouth=patch)
     out = to_frame(obs, (100, 50, 200, 100), (800, 600))
+    assert out.mouth is patch  # cut at the frame's own resolution: the window changes nothing in it
     px = out.points_px()
     assert px[0, :2] == pytest.approx((200, 100))
     assert px[1, :2] == pytest.approx((300, 50))

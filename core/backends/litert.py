@@ -29,6 +29,7 @@ from core.backends.geometry import parse_metadata, pose_matrix
 from core.backends.smoothing import LandmarkSmoother
 from core.errors import ModelError
 from core.landmarker import box_of, check_frame
+from core.mouth_patch import mouth_patch
 from core.types import FaceObservation
 
 log = logging.getLogger(__name__)
@@ -147,13 +148,14 @@ class LiteRTLandmarker:
             return None
         return fm.project_landmarks(out[self._mesh_points], roi, w, h)
 
-    def _observe(self, landmarks: np.ndarray, t_ms: float, size: tuple[int, int]) -> FaceObservation:
-        w, h = size
+    def _observe(self, landmarks: np.ndarray, t_ms: float, rgb: np.ndarray) -> FaceObservation:
+        """One face's observation, with its mouth patch cut from the frame (the score reads it)."""
+        h, w = rgb.shape[:2]
         scores = self._blend.run(fm.blendshapes_input(landmarks, w, h))[0].reshape(-1)
         blend = {name: float(v) for name, v in zip(fm.BLENDSHAPE_NAMES, scores)}
         pose = pose_matrix(self._geometry, landmarks, w, h)
         return FaceObservation(t_ms=t_ms, landmarks=landmarks, blendshapes=blend, box=box_of(landmarks),
-                               image_size=(w, h), transform=pose)
+                               image_size=(w, h), transform=pose, mouth=mouth_patch(rgb, landmarks))
 
     # -- the Landmarker interface ------------------------------------------------------------
     def detect(self, rgb: np.ndarray, t_ms: float) -> list[FaceObservation]:
@@ -206,7 +208,7 @@ class LiteRTLandmarker:
                 scale = np.array([w, h, w], dtype=np.float32)
                 pts = track.smoother.apply(pts * scale, t_ms_filter) / scale
             tracks.append(track)
-            out.append(self._observe(pts.astype(np.float32), float(t_ms), (w, h)))
+            out.append(self._observe(pts.astype(np.float32), float(t_ms), rgb))
         self._tracks = [] if self.still else tracks
         order = sorted(range(len(out)), key=lambda i: -(out[i].box[2] - out[i].box[0]) * (out[i].box[3] - out[i].box[1]))
         return [out[i] for i in order]

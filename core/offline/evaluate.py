@@ -129,7 +129,8 @@ def run_eval(data_dir: Path, model_path: Path, *, plot: Path | None = None, limi
         if m.any():
             counts = ", ".join(f"{kk} {np.mean(k[m] == kk):.2f}" for kk in ("genuine", "posed", "none"))
             print(f"  {name:8s} n={int(m.sum()):5d}  median score {np.median(s[m]):5.1f}  "
-                  f"median eye engagement {np.median(e[m]):5.1f}  kinds: {counts}", file=out)
+                  f"median eye engagement {np.median(e[m]):5.1f}  kinds: {counts}  "
+                  f"scoring >= 95: {np.mean(s[m] >= 95):.3f}", file=out)
     g, p = found & (sub == "genuine"), found & (sub == "posed")
     if g.any() and p.any():
         sm = found & ((sub == "genuine") | (sub == "posed"))
