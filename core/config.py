@@ -101,6 +101,30 @@ class BoothConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    enabled: bool = _opt(False, "serve anonymous counts and health as Prometheus metrics (never an image, a position "
+                                "or an identity)", flag="--metrics")
+    address: str = _opt("127.0.0.1", "address the metrics endpoint listens on (0.0.0.0: every interface)")
+    port: int = _opt(9723, "TCP port of the metrics endpoint (/metrics)", lo=1, hi=65535, flag="--metrics-port")
+
+
+@dataclass(frozen=True, slots=True)
+class MqttConfig:
+    enabled: bool = _opt(False, "publish anonymous counts and health to an MQTT broker, with Home Assistant "
+                                "discovery", flag="--mqtt")
+    host: str = _opt("", "the broker's address (an IP address lets the installer allow exactly it)", flag="--mqtt-host")
+    port: int = _opt(1883, "the broker's TCP port (8883 for TLS)", lo=1, hi=65535)
+    username: str = _opt("", "user name at the broker (empty: anonymous)")
+    password: str = _opt("", "password at the broker")
+    tls: bool = _opt(False, "connect with TLS")
+    ca_file: str = _opt("", "CA certificate file for TLS (empty: the system's)")
+    prefix: str = _opt("smile-mirror", "topic prefix: <prefix>/<node>/state and /availability")
+    node: str = _opt("", "this mirror's name in topics (empty: the host name)")
+    discovery_prefix: str = _opt("homeassistant", "Home Assistant discovery prefix")
+    interval_s: float = _opt(10.0, "seconds between state messages", lo=0.2, hi=3600.0)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     display: DisplayConfig = field(default_factory=DisplayConfig)
@@ -108,6 +132,8 @@ class Config:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     run: RunConfig = field(default_factory=RunConfig)
     booth: BoothConfig = field(default_factory=BoothConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
 
     def replace(self, overrides: Mapping[str, Any], origin: str = "command line") -> "Config":
         """A copy with dotted-key overrides (`{"source.spec": "demo"}`) applied and checked."""
