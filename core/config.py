@@ -106,13 +106,15 @@ class MetricsConfig:
                                 "or an identity)", flag="--metrics")
     address: str = _opt("127.0.0.1", "address the metrics endpoint listens on (0.0.0.0: every interface)")
     port: int = _opt(9723, "TCP port of the metrics endpoint (/metrics)", lo=1, hi=65535, flag="--metrics-port")
+    allow_from: str = _opt("", "IP addresses or networks (space-separated) of the Prometheus servers that may "
+                               "scrape; the console kiosk's firewall admits exactly these (empty: localhost)")
 
 
 @dataclass(frozen=True, slots=True)
 class MqttConfig:
     enabled: bool = _opt(False, "publish anonymous counts and health to an MQTT broker, with Home Assistant "
                                 "discovery", flag="--mqtt")
-    host: str = _opt("", "the broker's address (an IP address lets the installer allow exactly it)", flag="--mqtt-host")
+    host: str = _opt("", "the broker's IP address (the console kiosk's firewall admits exactly it)", flag="--mqtt-host")
     port: int = _opt(1883, "the broker's TCP port (8883 for TLS)", lo=1, hi=65535)
     username: str = _opt("", "user name at the broker (empty: anonymous)")
     password: str = _opt("", "password at the broker")

@@ -121,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     csub.add_parser("default", help="print a commented default config.toml")
     chk = csub.add_parser("check", help="validate a config file")
     chk.add_argument("file", nargs="?")
+    net = csub.add_parser("network", help="print the console unit's network drop-in for the exporters "
+                                          "(nothing when [metrics] and [mqtt] are off)")
+    net.add_argument("file", nargs="?")
     return p
 
 
@@ -298,6 +301,11 @@ def cmd_model(args: argparse.Namespace) -> int:
 def cmd_config(args: argparse.Namespace) -> int:
     if args.action == "default":
         print(to_toml(Config()), end="")
+        return 0
+    if args.action == "network":
+        from kiosk.netpolicy import network_dropin
+
+        print(network_dropin(load_config(args.file)), end="")
         return 0
     load_config(args.file)
     print("config OK")
