@@ -272,10 +272,11 @@ def _toml_value(value: Any) -> str:
     return repr(value)
 
 
-def write_option(path: Path, dotted: str, value: Any) -> None:
+def write_option(path: Path, dotted: str, value: Any) -> bool:
     """Set one key (`"model.variant"`) in a TOML config file, keeping its comments and every
     other line as they are; the value is checked first, and the whole new file is validated
-    before it replaces the old one, so a kiosk is never left with a config it cannot start on."""
+    before it replaces the old one, so a kiosk is never left with a config it cannot start on.
+    Returns whether the file changed (provisioning reports it)."""
     section, _, key = dotted.partition(".")
     known = {f.name: f for f in fields(SECTIONS[section])} if section in SECTIONS else {}
     if key not in known:
@@ -306,6 +307,8 @@ def write_option(path: Path, dotted: str, value: Any) -> None:
             while at > start + 1 and not lines[at - 1].strip():
                 at -= 1  # after the section's last key, not after its trailing blank lines
             lines.insert(at, line)
+    if "\n".join(lines) + "\n" == text:
+        return False
     tmp = path.with_name(path.name + ".part")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     try:
@@ -314,3 +317,4 @@ def write_option(path: Path, dotted: str, value: Any) -> None:
         tmp.unlink()
         raise
     tmp.replace(path)
+    return True

@@ -121,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     csub.add_parser("default", help="print a commented default config.toml")
     chk = csub.add_parser("check", help="validate a config file")
     chk.add_argument("file", nargs="?")
+    cs = csub.add_parser("set", help="set one key in a config file (checked; comments kept); prints "
+                                     "changed or unchanged")
+    cs.add_argument("file", type=Path)
+    cs.add_argument("key", help="section.key, e.g. mqtt.host")
+    cs.add_argument("value", help='a TOML value: 10, true, "text" (a bare word is taken as text)')
     net = csub.add_parser("network", help="print the console unit's network drop-in for the exporters "
                                           "(nothing when [metrics] and [mqtt] are off)")
     net.add_argument("file", nargs="?")
@@ -301,6 +306,17 @@ def cmd_model(args: argparse.Namespace) -> int:
 def cmd_config(args: argparse.Namespace) -> int:
     if args.action == "default":
         print(to_toml(Config()), end="")
+        return 0
+    if args.action == "set":
+        import tomllib
+
+        from core.config import write_option
+
+        try:
+            value = tomllib.loads(f"v = {args.value}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = args.value
+        print("changed" if write_option(args.file, args.key, value) else "unchanged")
         return 0
     if args.action == "network":
         from kiosk.netpolicy import network_dropin
