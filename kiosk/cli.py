@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     bench.add_argument("--screen", type=frame_size, default=(1920, 1080), metavar="WxH",
                        help="the screen size drawn at (default 1920x1080)")
+    bench.add_argument("--exporters", action="store_true",
+                       help="only the exporters' overhead: the pipeline with Prometheus and MQTT on against off")
     bench.add_argument("--group", action="store_true",
                        help="also measure group mode (up to 4 faces) on the same video, beside single mode")
     _model_args(bench)
@@ -265,6 +267,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     model = verified_model(config, args.model, args.model_dir)
+    if args.exporters:
+        from kiosk.bench import run_exporter_bench
+
+        return run_exporter_bench(video=args.video, model=model, cache=model_cache(config, args.model_dir),
+                                  frames=args.frames, pace=args.pace, cpus=args.cpus, width=args.width,
+                                  height=args.height, screen=args.screen, as_json=args.json)
     return run_bench(video=args.video, model=model, cache=model_cache(config, args.model_dir), frames=args.frames,
                      pace=args.pace, cpus=args.cpus, width=args.width, height=args.height, as_json=args.json,
                      group=args.group, screen=args.screen)

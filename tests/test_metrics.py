@@ -122,3 +122,17 @@ def test_thermal_zone_and_throttle_flags_are_read(tmp_path: Path) -> None:
     assert throttled_flags(str(tool)) == {"under_voltage": 1, "frequency_capped": 0, "throttled": 1,
                                           "soft_temperature_limit": 0}
     assert throttled_flags(str(tmp_path / "missing")) is None
+
+
+def test_the_grafana_dashboard_queries_only_metrics_the_mirror_exports() -> None:
+    import re
+
+    from kiosk.telemetry import COUNTERS, GAUGES, HISTOGRAMS
+
+    board = json.loads((Path(__file__).resolve().parents[1] / "hw" / "grafana-dashboard.json").read_text())
+    exported = ({f"smile_mirror_{c}_total" for c in COUNTERS} | {f"smile_mirror_{g}" for g in GAUGES}
+                | {f"smile_mirror_{h}_{s}" for h in HISTOGRAMS for s in ("bucket", "sum", "count")}
+                | {"smile_mirror_build_info", "smile_mirror_soc_temperature_celsius", "smile_mirror_throttled", "up"})
+    used = {name for p in board["panels"] for t in p["targets"] for name in re.findall(r"\b(smile_mirror_\w+|up)\{", t["expr"])}
+    assert used and used <= exported, used - exported
+    assert {f"smile_mirror_{c}_total" for c in ("visitors", "smiles", "genuine_smiles", "photos")} <= used
