@@ -117,7 +117,8 @@ class MqttConfig:
     host: str = _opt("", "the broker's IP address (the console kiosk's firewall admits exactly it)", flag="--mqtt-host")
     port: int = _opt(1883, "the broker's TCP port (8883 for TLS)", lo=1, hi=65535)
     username: str = _opt("", "user name at the broker (empty: anonymous)")
-    password: str = _opt("", "password at the broker")
+    password: str = _opt("", "password at the broker (then make config.toml readable by root and the mirror only: "
+                                 "chown root:smile-mirror, chmod 0640)")
     tls: bool = _opt(False, "connect with TLS")
     ca_file: str = _opt("", "CA certificate file for TLS (empty: the system's)")
     prefix: str = _opt("smile-mirror", "topic prefix: <prefix>/<node>/state and /availability")

@@ -308,13 +308,16 @@ write_config() {
 # a drop-in admits exactly the broker's address and the metrics port (kiosk/netpolicy.py writes
 # it); with both off there is none, and an old one is removed.
 network_dropin() {
-    local dropin="$ROOT$UNIT_DIR/$APP.service.d/network.conf" text
-    [[ $DESKTOP -eq 0 ]] || return 0
+    local dropin="$ROOT$UNIT_DIR/$APP.service.d/network.conf" text kind=()
+    if [[ $DESKTOP -eq 1 ]]; then
+        dropin="$ROOT$USER_UNIT_DIR/$APP-desktop.service.d/network.conf"
+        kind=(--desktop)
+    fi
     if [[ $DRY_RUN -eq 1 ]]; then
-        printf '+ %q config network %q > %q\n' "$ROOT$VENV/bin/smile-mirror" "$ROOT$CONF" "$dropin"
+        printf '+ %q config network %s%q > %q\n' "$ROOT$VENV/bin/smile-mirror" "${kind[*]/%/ }" "$ROOT$CONF" "$dropin"
         return 0
     fi
-    text="$("$ROOT$VENV/bin/smile-mirror" config network "$ROOT$CONF")" ||
+    text="$("$ROOT$VENV/bin/smile-mirror" config network "${kind[@]}" "$ROOT$CONF")" ||
         die "the [metrics]/[mqtt] settings in $CONF cannot be turned into a firewall drop-in (see above)"
     if [[ -z $text ]]; then
         run rm -f "$dropin"

@@ -131,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     net = csub.add_parser("network", help="print the console unit's network drop-in for the exporters "
                                           "(nothing when [metrics] and [mqtt] are off)")
     net.add_argument("file", nargs="?")
+    net.add_argument("--desktop", action="store_true", help="for the desktop session's user unit")
     return p
 
 
@@ -329,7 +330,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     if args.action == "network":
         from kiosk.netpolicy import network_dropin
 
-        print(network_dropin(load_config(args.file)), end="")
+        print(network_dropin(load_config(args.file), desktop=args.desktop), end="")
         return 0
     load_config(args.file)
     print("config OK")

@@ -26,11 +26,15 @@ def _ip(value: str, what: str) -> str:
                           f"kiosk's firewall allows addresses, and it has no DNS") from None
 
 
-def network_dropin(config: Config) -> str:
-    """The drop-in text, or "" when both exporters are off."""
+def network_dropin(config: Config, *, desktop: bool = False) -> str:
+    """The drop-in text, or "" when both exporters are off. The desktop unit (a user service,
+    whose manager has no IP firewall) only gets the IP address families."""
     m, q = config.metrics, config.mqtt
     if not (m.enabled or q.enabled):
         return ""
+    if desktop:
+        return ("# Written by hw/install.sh: the opt-in exporters ([metrics], [mqtt]) need IP sockets.\n"
+                "[Service]\nRestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6\n")
     allow: list[str] = []
     lines = ["# Written by hw/install.sh from /etc/smile-mirror/config.toml ([metrics], [mqtt]); re-run the",
              "# installer after changing them. The exporters send anonymous counts only.", "[Service]",

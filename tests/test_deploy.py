@@ -477,7 +477,7 @@ EXPORTER_CONFIGS = {
 }
 
 
-def write_dropin(tmp_path: Path, config_text: str) -> subprocess.CompletedProcess[str]:
+def write_dropin(tmp_path: Path, config_text: str, desktop: bool = False) -> subprocess.CompletedProcess[str]:
     """hw/install.sh's network_dropin step under a fake root, with the real CLI."""
     root = tmp_path / "root"
     cli = root / "opt/smile-mirror/venv/bin/smile-mirror"
@@ -488,7 +488,8 @@ def write_dropin(tmp_path: Path, config_text: str) -> subprocess.CompletedProces
     conf.parent.mkdir(parents=True, exist_ok=True)
     conf.write_text(config_text)
     env = {**os.environ, "SMILE_MIRROR_ROOT": str(root)}
-    return subprocess.run(["bash", "-c", f"source {INSTALL}; network_dropin"], capture_output=True, text=True,
+    step = f"source {INSTALL}; DESKTOP={int(desktop)}; network_dropin"
+    return subprocess.run(["bash", "-c", step], capture_output=True, text=True,
                           timeout=60, env=env)
 
 
@@ -535,3 +536,12 @@ def test_a_broker_name_is_refused_with_a_reason(tmp_path: Path) -> None:
 def test_dry_run_names_the_dropin_step(tmp_path: Path) -> None:
     out = dry_run(tmp_path, PI5_CPUINFO).stdout
     assert has(actions(out), "config network", "smile-mirror.service.d/network.conf")
+
+
+def test_desktop_dropin_only_adds_the_ip_families(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    done = write_dropin(tmp_path, EXPORTER_CONFIGS["mqtt"], desktop=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    d = directives(root / "etc/systemd/user/smile-mirror-desktop.service.d/network.conf")
+    assert d == {"RestrictAddressFamilies": ["AF_UNIX AF_NETLINK AF_INET AF_INET6"]}
+    assert not (root / "etc/systemd/system/smile-mirror.service.d").exists()
