@@ -129,6 +129,33 @@ class ContagionConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    enabled: bool = _opt(False, "serve anonymous counts and health as Prometheus metrics (never an image, a position "
+                                "or an identity)", flag="--metrics")
+    address: str = _opt("127.0.0.1", "address the metrics endpoint listens on (0.0.0.0: every interface)")
+    port: int = _opt(9723, "TCP port of the metrics endpoint (/metrics)", lo=1, hi=65535, flag="--metrics-port")
+    allow_from: str = _opt("", "IP addresses or networks (space-separated) of the Prometheus servers that may "
+                               "scrape; the console kiosk's firewall admits exactly these (empty: localhost)")
+
+
+@dataclass(frozen=True, slots=True)
+class MqttConfig:
+    enabled: bool = _opt(False, "publish anonymous counts and health to an MQTT broker, with Home Assistant "
+                                "discovery", flag="--mqtt")
+    host: str = _opt("", "the broker's IP address (the console kiosk's firewall admits exactly it)", flag="--mqtt-host")
+    port: int = _opt(1883, "the broker's TCP port (8883 for TLS)", lo=1, hi=65535)
+    username: str = _opt("", "user name at the broker (empty: anonymous)")
+    password: str = _opt("", "password at the broker (then make config.toml readable by root and the mirror only: "
+                                 "chown root:smile-mirror, chmod 0640)")
+    tls: bool = _opt(False, "connect with TLS")
+    ca_file: str = _opt("", "CA certificate file for TLS (empty: the system's)")
+    prefix: str = _opt("smile-mirror", "topic prefix: <prefix>/<node>/state and /availability")
+    node: str = _opt("", "this mirror's name in topics (empty: the host name)")
+    discovery_prefix: str = _opt("homeassistant", "Home Assistant discovery prefix")
+    interval_s: float = _opt(10.0, "seconds between state messages", lo=0.2, hi=3600.0)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     display: DisplayConfig = field(default_factory=DisplayConfig)
@@ -137,6 +164,8 @@ class Config:
     run: RunConfig = field(default_factory=RunConfig)
     booth: BoothConfig = field(default_factory=BoothConfig)
     contagion: ContagionConfig = field(default_factory=ContagionConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
     # [text]: a venue's words, by catalogue key (kiosk.text checks the keys and placeholders)
     text: Mapping[str, str] = field(default_factory=dict)
 
@@ -307,10 +336,11 @@ def _toml_value(value: Any) -> str:
     return repr(value)
 
 
-def write_option(path: Path, dotted: str, value: Any) -> None:
+def write_option(path: Path, dotted: str, value: Any) -> bool:
     """Set one key (`"model.variant"`) in a TOML config file, keeping its comments and every
     other line as they are; the value is checked first, and the whole new file is validated
-    before it replaces the old one, so a kiosk is never left with a config it cannot start on."""
+    before it replaces the old one, so a kiosk is never left with a config it cannot start on.
+    Returns whether the file changed (provisioning reports it)."""
     section, _, key = dotted.partition(".")
     known = {f.name: f for f in fields(SECTIONS[section])} if section in SECTIONS else {}
     if key not in known:
@@ -341,6 +371,8 @@ def write_option(path: Path, dotted: str, value: Any) -> None:
             while at > start + 1 and not lines[at - 1].strip():
                 at -= 1  # after the section's last key, not after its trailing blank lines
             lines.insert(at, line)
+    if "\n".join(lines) + "\n" == text:
+        return False
     tmp = path.with_name(path.name + ".part")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     try:
@@ -349,3 +381,4 @@ def write_option(path: Path, dotted: str, value: Any) -> None:
         tmp.unlink()
         raise
     tmp.replace(path)
+    return True

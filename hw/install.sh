@@ -338,6 +338,32 @@ write_config() {
     fi
 }
 
+# The console unit has no network. With the opt-in exporters on ([metrics], [mqtt] in the config)
+# a drop-in admits exactly the broker's address and the metrics port (kiosk/netpolicy.py writes
+# it); with both off there is none, and an old one is removed.
+network_dropin() {
+    local dropin="$ROOT$UNIT_DIR/$APP.service.d/network.conf" text kind=()
+    if [[ $DESKTOP -eq 1 ]]; then
+        dropin="$ROOT$USER_UNIT_DIR/$APP-desktop.service.d/network.conf"
+        kind=(--desktop)
+    fi
+    if [[ $DRY_RUN -eq 1 ]]; then
+        printf '+ %q config network %s%q > %q\n' "$ROOT$VENV/bin/smile-mirror" "${kind[*]/%/ }" "$ROOT$CONF" "$dropin"
+        return 0
+    fi
+    text="$("$ROOT$VENV/bin/smile-mirror" config network "${kind[@]}" "$ROOT$CONF")" ||
+        die "the [metrics]/[mqtt] settings in $CONF cannot be turned into a firewall drop-in (see above)"
+    if [[ -z $text ]]; then
+        run rm -f "$dropin"
+        return 0
+    fi
+    say "network drop-in $dropin (exporters on)"
+    run install -d -m 0755 "${dropin%/*}"
+    printf '%s\n' "$text" >"$dropin.part"
+    run chmod 0644 "$dropin.part"
+    run mv "$dropin.part" "$dropin"
+}
+
 # Console blanking off at boot (the unit also runs setterm); raspi-config does the same.
 console_blank_off() {
     local cmdline=""
@@ -444,6 +470,7 @@ main() {
     else
         printf '# model variants: not tuned (the official model is used; --tune-model builds and times them)\n'
     fi
+    network_dropin
     install_units
     if [[ $DRY_RUN -eq 1 ]]; then
         say "done (dry run: nothing was changed)"

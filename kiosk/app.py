@@ -31,6 +31,7 @@ from kiosk.modes.base import Mode, Tick
 from kiosk.render import Renderer
 from kiosk.states import KioskStates
 from kiosk.text import t
+from kiosk.telemetry import ModeFacts, NullTelemetry, Onsets, Telemetry
 from kiosk.view import Screen, View
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,8 @@ class App:
                  scheduler: Scheduler | None = None, notifier: Notifier | None = None, frames: int = 0,
                  readings: TextIO | OptionalWriter | None = None, diagnostics: bool = False, synchronous: bool = False,
                  stale_s: float = 1.5, backoff_s: tuple[float, float] = (0.5, 10.0),
-                 mode: Mode | None = None, accent: tuple[int, int, int] | None = None, logo=None) -> None:
+                 mode: Mode | None = None, accent: tuple[int, int, int] | None = None, logo=None,
+                 telemetry: Telemetry | None = None) -> None:
         from kiosk.modes.lobby import LobbyMode
 
         self.capture = CaptureThread(open_source, backoff_s=backoff_s, stale_s=stale_s)
@@ -87,6 +89,10 @@ class App:
         self.diagnostics = diagnostics
         self.synchronous = synchronous
         self.stats = RunStats()
+        self.telemetry: Telemetry = telemetry or NullTelemetry()
+        self._onsets = Onsets()
+        self._mode_facts = ModeFacts()
+        self._gauged: tuple[float, int, int] | None = None  # (ms, displayed, readings) at the last gauges
         self.reading: SmileReading | None = None
         self._stop = threading.Event()
         self._throttle = Throttle(60.0)
@@ -136,7 +142,8 @@ class App:
 
     def _shutdown(self) -> None:
         """Release everything, step by step: one failing step must not leave the camera open."""
-        steps: list[Callable[[], object]] = [self.notifier.stopping, self.mode.close]
+        steps: list[Callable[[], object]] = [self.notifier.stopping, self.mode.close, self._report_mode,
+                                             self.telemetry.close]
         # a hung camera driver must not hold up SIGTERM: give the capture thread one second
         steps += [lambda: self.capture.stop(timeout_s=1.0), self.inference.close, self.display.close]
         for step in steps:
@@ -216,6 +223,7 @@ class App:
         self.stats.readings += 1
         self.stats.latencies_ms.append(result.latency_ms)
         self.stats.infer_ms.append(result.infer_ms)
+        self._report_reading(reading, result.latency_ms)
         if self.readings_out is not None:
             record = {"t_ms": round(result.t_ms, 1), **reading_record(reading), **self.mode.record()}
             self.readings_out.write(json.dumps(record) + "\n")
@@ -234,6 +242,7 @@ class App:
         if self.renderer is not None:  # nothing reaches a screen headless: no stimulus was seen
             self.mode.presented(self._frame_clock(now_ms()))
         self.stats.displayed += 1
+        self._report_frame(now, status)
         if not self._ready_sent:  # the first screen is up (the mirror, or the calm camera notice)
             self.notifier.ready()
             self._ready_sent = True
@@ -245,6 +254,43 @@ class App:
         # camera driver hangs, so systemd restarts us.
         if self.capture.alive(now):
             self.notifier.watchdog()
+
+    def _report_reading(self, reading: SmileReading | None, latency_ms: float) -> None:
+        """One inference result's anonymous facts: onsets, the score, the latency."""
+        t = self.telemetry
+        t.count("readings")
+        for name, n in self._onsets.step(reading).items():
+            t.count(name, n)
+        if reading is not None:
+            t.observe("score", reading.score)
+        t.observe("score_latency_seconds", latency_ms / 1000.0)
+
+    def _report_mode(self) -> None:
+        """The mode's own counts (photos, trials, sessions), as increments."""
+        facts = getattr(self.mode, "facts", None)
+        if facts is not None:
+            for name, n in self._mode_facts.step(facts()).items():
+                self.telemetry.count(name, n)
+
+    def _report_frame(self, now: float, status) -> None:
+        """Mode counts every frame; gauges once a second of wall time (over that second)."""
+        self._report_mode()
+        s = self.stats
+        if self._gauged is None:
+            self._gauged = (now, s.displayed, s.readings)
+            return
+        t0, shown0, read0 = self._gauged
+        if now - t0 < 1000.0:
+            return
+        span = (now - t0) / 1000.0
+        st, t = self.scheduler.stats, self.telemetry
+        t.gauge("display_fps", (s.displayed - shown0) / span)
+        t.gauge("score_rate", (s.readings - read0) / span)
+        t.gauge("inference_seconds", self.scheduler.infer_ms / 1000.0)
+        t.gauge("skipped_frames", st.skipped_busy + st.skipped_rate)
+        t.gauge("camera_up", 1.0 if status.state == "running" and now - self._frame_ms <= self.capture.stale_s * 1000
+                else 0.0)
+        self._gauged = (now, s.displayed, s.readings)
 
     def _diagnostics(self, status) -> dict[str, str]:
         s, st = self.stats, self.scheduler.stats

@@ -43,6 +43,9 @@ MODES = ("pipeline", "naive", "display-small", "display-full", "inference")
 # `group` detects newcomers twice a second (core.multiface), `group-fixed` is one landmarker
 # made with num_faces=4, whose detector runs on every frame while fewer than 4 faces are there.
 GROUP_MODES = ("group", "group-fixed")
+# `--exporters`: `pipeline` beside `exporters` (the same loop with Prometheus, scraped once a
+# second, and MQTT to a real local Mosquitto, publishing once a second), interleaved twice.
+EXPORTER_MODES = ("pipeline", "exporters")
 COLUMNS = ("displayed_fps", "scores_per_s", "cpu_ms_per_displayed_frame", "cpu_ms_per_scored_frame",
            "pure_inference_ms", "latency_p50_ms", "latency_p95_ms", "frames_skipped", "peak_rss_mb", "cpu_share")
 
@@ -100,6 +103,9 @@ def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, widt
     scheduler = EveryFrame() if mode == "naive" else NeverScore() if mode.startswith("display") else None
     display = PygameDisplay(fullscreen=False, window=screen)
     config = Config().replace({"run.frames": frames, "model.backend": backend, "pipeline.threads": threads})
+    scraper = None
+    if mode == "exporters":
+        config, scraper = _exporters_on(config)
     landmarker, group_mode = None, None
     if mode in GROUP_MODES:
         from kiosk.group import Group
@@ -113,6 +119,8 @@ def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, widt
             landmarker = make_landmarker(model, backend=backend, max_faces=4, threads=threads)
     elif mode == "naive":  # the official sample's way: the bare landmarker on every full frame
         landmarker = MediapipeLandmarker(model)
+    if scraper is not None:
+        scraper.start()
     app = build_app(config, model, display=display, landmarker=landmarker, scheduler=scheduler, mode=group_mode,
                     open_source=lambda: VideoFileSource(video, size=size, pace=pace, loop=True),
                     synchronous=mode == "naive", app_class=_display_only_app() if mode.startswith("display") else App)
@@ -216,6 +224,87 @@ def _pure_inference_litert(video: Path, model: Path, frames: int, width: int, he
         out[f"pure_inference_wall_ms{suffix}"] = 1000 * wall / frames
     out["peak_rss_mb"] = _peak_rss_mb()
     return out
+
+
+def _exporters_on(config):
+    """Both exporters on, as a venue runs them, and a thread scraping /metrics once a second."""
+    import socket
+    import threading
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    overrides: dict[str, Any] = {"metrics.enabled": True, "metrics.port": port}
+    if os.environ.get("SMILE_BENCH_MQTT_PORT"):
+        overrides.update({"mqtt.enabled": True, "mqtt.host": "127.0.0.1", "mqtt.interval_s": 1.0,
+                          "mqtt.port": int(os.environ["SMILE_BENCH_MQTT_PORT"]), "mqtt.node": "bench"})
+
+    def scrape() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read()
+            except OSError:
+                pass
+
+    return config.replace(overrides), threading.Thread(target=scrape, daemon=True)
+
+
+def _mosquitto(tmp: Path):
+    """A local broker for `--exporters` (None where mosquitto is not installed)."""
+    import shutil
+    import socket
+
+    exe = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    if exe is None:
+        return None, None
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    conf = tmp / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return proc, port
+
+
+def run_exporter_bench(*, video: Path | None, model: Path, cache: Path | None, frames: int, pace: bool,
+                       cpus: str | None, width: int, height: int, screen: tuple[int, int], out=sys.stdout,
+                       as_json: bool = False) -> int:
+    """CPU per displayed frame with both exporters on against off, side by side, A B A B."""
+    with tempfile.TemporaryDirectory(prefix="smile-bench-") as tmp:
+        small = video or make_bench_video(Path(tmp) / f"face-{width}x{height}.avi", cache, size=(width, height))
+        broker, port = _mosquitto(Path(tmp))
+        if port:
+            os.environ["SMILE_BENCH_MQTT_PORT"] = str(port)
+        try:
+            runs = {m: [] for m in EXPORTER_MODES}
+            for _ in range(2):
+                for mode in EXPORTER_MODES:
+                    runs[mode].append(_spawn(mode, small, model, frames, pace, cpus, width, height, screen))
+        finally:
+            os.environ.pop("SMILE_BENCH_MQTT_PORT", None)
+            if broker is not None:
+                broker.terminate()
+                broker.wait(10)
+    per_frame = {m: 1000 * sum(r["cpu_s"] for r in rs) / max(1, sum(r["frames"] for r in rs))
+                 for m, rs in runs.items()}
+    fps = {m: sum(r["displayed_fps"] for r in rs) / len(rs) for m, rs in runs.items()}
+    report = {"machine": machine(), "cpus": cpus or "all", "pace": "real-time" if pace else "as-fast-as-possible",
+              "frames": frames, "mqtt": "mosquitto on loopback" if port else "none (mosquitto not installed)",
+              "cpu_ms_per_displayed_frame": per_frame, "displayed_fps": fps,
+              "exporters_over_off_pct": 100 * (per_frame["exporters"] / per_frame["pipeline"] - 1)}
+    if as_json:
+        print(json.dumps(report, indent=2), file=out)
+    else:
+        print(f"Smile Mirror exporter overhead on {report['machine']}, CPUs {report['cpus']}, {report['pace']}, "
+              f"2 x {frames} frames per mode, interleaved; MQTT: {report['mqtt']}; Prometheus scraped every second",
+              file=out)
+        for m in EXPORTER_MODES:
+            print(f"  {m:<10} {per_frame[m]:.2f} CPU ms / displayed frame at {fps[m]:.1f} fps", file=out)
+        print(f"  exporters on vs off: {report['exporters_over_off_pct']:+.1f}% CPU per displayed frame", file=out)
+    return 0
 
 
 def _peak_rss_mb() -> float:
@@ -375,7 +464,7 @@ def format_table(report: dict[str, Any]) -> str:
 
 def _child_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--child", choices=MODES + GROUP_MODES, required=True)
+    p.add_argument("--child", choices=MODES + GROUP_MODES + EXPORTER_MODES[1:], required=True)
     p.add_argument("--video", type=Path, required=True)
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--frames", type=int, default=300)

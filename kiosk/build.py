@@ -20,6 +20,7 @@ from core.sources.base import FrameSource
 from kiosk.app import App, Notifier
 from kiosk.modes import mode_class
 from kiosk.modes.base import Mode
+from kiosk.telemetry import FanOut, Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +68,44 @@ def build_scheduler(config: Config) -> Scheduler:
     return Scheduler(score_hz=p.score_hz, idle_hz=p.idle_hz, max_cpu=p.max_cpu)
 
 
+def build_telemetry(config: Config, *, backend: str = "mediapipe", variant: str = "") -> Telemetry | None:
+    """The exporters switched on in [metrics] and [mqtt] (None: both off, the default).
+    Each starts its own network thread here; the display thread only updates memory."""
+    from core.errors import ConfigError
+
+    sinks: list[Telemetry] = []
+    try:
+        if config.metrics.enabled:
+            from kiosk.metrics_prom import PrometheusTelemetry
+
+            m = config.metrics
+            try:
+                sinks.append(PrometheusTelemetry(address=m.address, port=m.port, backend=backend, variant=variant,
+                                                 mode=config.run.mode))
+            except OSError as exc:
+                raise ConfigError(f"metrics: cannot listen on {m.address}:{m.port} ({exc.strerror or exc}); "
+                                  f"choose another [metrics] address or port") from None
+        if config.mqtt.enabled:
+            from kiosk.metrics_mqtt import MqttTelemetry
+
+            q = config.mqtt
+            if not q.host:
+                raise ConfigError("mqtt: [mqtt] enabled = true needs host = the broker's address")
+            sinks.append(MqttTelemetry(host=q.host, port=q.port, username=q.username, password=q.password,
+                                       tls=q.tls, ca_file=q.ca_file, prefix=q.prefix, node=q.node,
+                                       discovery_prefix=q.discovery_prefix, interval_s=q.interval_s))
+    except BaseException:
+        FanOut(sinks).close()
+        raise
+    if not sinks:
+        return None
+    return sinks[0] if len(sinks) == 1 else FanOut(sinks)
+
+
 def build_app(config: Config, model: Path, *, display: Any, cache: Path | None = None,
               open_source: Callable[[], FrameSource] | None = None, landmarker: Any = None,
               scheduler: Scheduler | None = None, mode: Mode | None = None, notifier: Notifier | None = None,
+              telemetry: Telemetry | None = None,
               readings: TextIO | None = None, synchronous: bool = False, app_class: type[App] = App,
               **app_options: Any) -> App:
     """The App for `config`. Parts built here are closed again if a later part fails, so a
@@ -81,9 +117,16 @@ def build_app(config: Config, model: Path, *, display: Any, cache: Path | None =
         if landmarker is None:
             landmarker = build_landmarker(config, model, mode)
             undo.callback(landmarker.close)
+        if telemetry is None and (config.metrics.enabled or config.mqtt.enabled):
+            from core.variants import describe
+
+            telemetry = build_telemetry(config, backend=getattr(landmarker, "backend", "mediapipe"),
+                                        variant=describe(model))
+            if telemetry is not None:
+                undo.callback(telemetry.close)
         app = app_class(open_source=open_source or open_source_for(config, cache), landmarker=landmarker,
                         display=display, scheduler=scheduler or build_scheduler(config), mode=mode,
-                        notifier=notifier, frames=config.run.frames, readings=readings,
+                        notifier=notifier, telemetry=telemetry, frames=config.run.frames, readings=readings,
                         diagnostics=config.display.diagnostics, synchronous=synchronous, **app_options)
         undo.pop_all()  # the App owns them now
     return app

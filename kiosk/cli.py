@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--backends", default="", help="comma-separated backends measured side by side, e.g. "
                        "litert,mediapipe (default: the configured one)")
     bench.add_argument("--threads", type=int, help="LiteRT threads in the app loop (default: pipeline.threads)")
+    bench.add_argument("--exporters", action="store_true",
+                       help="only the exporters' overhead: the pipeline with Prometheus and MQTT on against off")
     bench.add_argument("--group", action="store_true",
                        help="also measure group mode (up to 4 faces) on the same video, beside single mode")
     _model_args(bench)
@@ -138,6 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
     csub.add_parser("default", help="print a commented default config.toml")
     chk = csub.add_parser("check", help="validate a config file")
     chk.add_argument("file", nargs="?")
+    cs = csub.add_parser("set", help="set one key in a config file (checked; comments kept); prints "
+                                     "changed or unchanged")
+    cs.add_argument("file", type=Path)
+    cs.add_argument("key", help="section.key, e.g. mqtt.host")
+    cs.add_argument("value", help='a TOML value: 10, true, "text" (a bare word is taken as text)')
+    net = csub.add_parser("network", help="print the console unit's network drop-in for the exporters "
+                                          "(nothing when [metrics] and [mqtt] are off)")
+    net.add_argument("file", nargs="?")
+    net.add_argument("--desktop", action="store_true", help="for the desktop session's user unit")
     _add_verbose(p)
     return p
 
@@ -317,6 +328,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     model = verified_model(config, args.model, args.model_dir)
+    if args.exporters:
+        from kiosk.bench import run_exporter_bench
+
+        return run_exporter_bench(video=args.video, model=model, cache=model_cache(config, args.model_dir),
+                                  frames=args.frames, pace=args.pace, cpus=args.cpus, width=args.width,
+                                  height=args.height, screen=args.screen, as_json=args.json)
     return run_bench(video=args.video, model=model, cache=model_cache(config, args.model_dir), frames=args.frames,
                      pace=args.pace, cpus=args.cpus, width=args.width, height=args.height, as_json=args.json,
                      group=args.group, screen=args.screen, backends=bench_backends(args.backends, config),
@@ -376,6 +393,22 @@ def cmd_model(args: argparse.Namespace) -> int:
 def cmd_config(args: argparse.Namespace) -> int:
     if args.action == "default":
         print(to_toml(Config()), end="")
+        return 0
+    if args.action == "set":
+        import tomllib
+
+        from core.config import write_option
+
+        try:
+            value = tomllib.loads(f"v = {args.value}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = args.value
+        print("changed" if write_option(args.file, args.key, value) else "unchanged")
+        return 0
+    if args.action == "network":
+        from kiosk.netpolicy import network_dropin
+
+        print(network_dropin(load_config(args.file), desktop=args.desktop), end="")
         return 0
     check_start(load_config(args.file))  # what a start would refuse, the check refuses
     print("config OK")

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -502,3 +503,82 @@ def test_autostart_entry_is_valid() -> None:
     done = subprocess.run(["desktop-file-validate", str(entry)], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
     assert "systemctl --user start --no-block smile-mirror-desktop.service" in entry.read_text()
+
+
+# ---- the exporters' network drop-in ------------------------------------------------------------
+
+EXPORTER_CONFIGS = {
+    "mqtt": '[mqtt]\nenabled = true\nhost = "192.168.1.10"\n',
+    "metrics": '[metrics]\nenabled = true\nport = 9100\n',
+    "both": '[metrics]\nenabled = true\nallow_from = "10.0.0.5"\n[mqtt]\nenabled = true\nhost = "10.0.0.2"\n',
+}
+
+
+def write_dropin(tmp_path: Path, config_text: str, desktop: bool = False) -> subprocess.CompletedProcess[str]:
+    """hw/install.sh's network_dropin step under a fake root, with the real CLI."""
+    root = tmp_path / "root"
+    cli = root / "opt/smile-mirror/venv/bin/smile-mirror"
+    cli.parent.mkdir(parents=True, exist_ok=True)
+    cli.write_text(f"#!/bin/sh\ncd {REPO} && exec {sys.executable} -m kiosk.cli \"$@\"\n")
+    cli.chmod(0o755)
+    conf = root / "etc/smile-mirror/config.toml"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(config_text)
+    env = {**os.environ, "SMILE_MIRROR_ROOT": str(root)}
+    step = f"source {INSTALL}; DESKTOP={int(desktop)}; network_dropin"
+    return subprocess.run(["bash", "-c", step], capture_output=True, text=True,
+                          timeout=60, env=env)
+
+
+@pytest.mark.parametrize("name", sorted(EXPORTER_CONFIGS))
+def test_exporter_dropin_admits_exactly_the_broker_and_the_metrics_port(tmp_path: Path, name: str) -> None:
+    done = write_dropin(tmp_path, EXPORTER_CONFIGS[name])
+    assert done.returncode == 0, done.stdout + done.stderr
+    dropin = tmp_path / "root/etc/systemd/system/smile-mirror.service.d/network.conf"
+    d = directives(dropin)
+    assert d["PrivateNetwork"] == ["no"] and d["IPAddressDeny"] == ["any"]
+    allowed = d["IPAddressAllow"][0].split()
+    want = {"mqtt": ["192.168.1.10/32"], "metrics": ["127.0.0.0/8", "::1/128"],
+            "both": ["10.0.0.2/32", "10.0.0.5/32"]}[name]
+    assert allowed == want
+    assert d["SocketBindDeny"] == ["any"]
+    assert d.get("SocketBindAllow", []) == {"mqtt": [], "metrics": ["tcp:9100"], "both": ["tcp:9723"]}[name]
+    assert "#" in dropin.read_text().splitlines()[0] and "Relaxation" in dropin.read_text()
+    if offline_security_supported():  # the unit with its drop-in, as systemd sees it under the root
+        root = tmp_path / "root"
+        shutil.copy(CONSOLE_UNIT, root / "etc/systemd/system/smile-mirror.service")
+        scored = subprocess.run(["systemd-analyze", "security", "--offline=true", f"--root={root}", "--no-pager",
+                                 "smile-mirror.service"], capture_output=True, text=True, timeout=60)
+        found = re.search(r"Overall exposure level for \S+: ([0-9.]+)", scored.stdout)
+        assert found, scored.stdout + scored.stderr
+        assert "Service has access to the host's network" in scored.stdout, "the drop-in was not read"
+        assert float(found.group(1)) <= 1.5, scored.stdout
+
+
+def test_exporters_off_means_no_dropin_and_an_old_one_goes(tmp_path: Path) -> None:
+    assert write_dropin(tmp_path, EXPORTER_CONFIGS["mqtt"]).returncode == 0
+    dropin = tmp_path / "root/etc/systemd/system/smile-mirror.service.d/network.conf"
+    assert dropin.exists()
+    done = write_dropin(tmp_path, "[mqtt]\nenabled = false\n")
+    assert done.returncode == 0, done.stderr
+    assert not dropin.exists()
+
+
+def test_a_broker_name_is_refused_with_a_reason(tmp_path: Path) -> None:
+    done = write_dropin(tmp_path, '[mqtt]\nenabled = true\nhost = "broker.local"\n')
+    assert done.returncode != 0
+    assert "must be an IP address" in done.stderr and "drop-in" in done.stderr
+
+
+def test_dry_run_names_the_dropin_step(tmp_path: Path) -> None:
+    out = dry_run(tmp_path, PI5_CPUINFO).stdout
+    assert has(actions(out), "config network", "smile-mirror.service.d/network.conf")
+
+
+def test_desktop_dropin_only_adds_the_ip_families(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    done = write_dropin(tmp_path, EXPORTER_CONFIGS["mqtt"], desktop=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    d = directives(root / "etc/systemd/user/smile-mirror-desktop.service.d/network.conf")
+    assert d == {"RestrictAddressFamilies": ["AF_UNIX AF_NETLINK AF_INET AF_INET6"]}
+    assert not (root / "etc/systemd/system/smile-mirror.service.d").exists()

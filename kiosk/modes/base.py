@@ -7,6 +7,10 @@ hands every landmarker result to `observe`, steps the mode on the media clock ea
 frame, puts the mode's own view payload into `View.mode`, and lets the mode paint the screens
 it owns. A new mode is one module plus one line in `kiosk.modes.REGISTRY`.
 
+A mode may also offer `facts() -> dict[str, int]`: its cumulative anonymous counts (photos,
+prints, contagion trials and responses, coach sessions; names in `kiosk.telemetry.COUNTERS`),
+read by the loop after each displayed frame and sent to the venue's metrics as increments.
+
 Modes are built by `from_config` (the gpiozero/Frigate pattern: each backend reads its own
 config section). Their logic is pure state machines on the clock they are given; their
 painters draw through the paint kit (kiosk.paint) and never import another painter.

@@ -78,6 +78,10 @@ class BoothMode(SingleFaceMode):
     def view(self) -> BoothView | None:
         return self._view
 
+    def facts(self) -> dict[str, int]:
+        """Cumulative anonymous counts for telemetry (kiosk.telemetry.COUNTERS)."""
+        return {"photos": len(self.booth.saved)}
+
     def animating(self) -> bool:
         """Build-up, countdown, flash and review animate even between camera frames."""
         v = self._view
