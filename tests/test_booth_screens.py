@@ -11,9 +11,10 @@ import pytest
 from core.types import SmileKind, SmileReading
 from kiosk.booth import BoothTrigger, BoothView, Phase, PhotoBooth
 from kiosk.display import RecordingDisplay
-from kiosk.modes.photobooth import WORDS, BoothMode, countdown_spot, hint_line
+from kiosk.modes.photobooth import BoothMode, countdown_spot, hint_line
 from kiosk.photos import PhotoStore
 from kiosk.render import Renderer
+from kiosk.text import t
 from kiosk.view import Screen, View
 
 SIZES = ((1920, 1080), (1080, 1920))
@@ -88,15 +89,15 @@ def test_the_invitation_tells_the_truth_about_genuine_only(tmp_path: Path, genui
              (1280, 720))
     finally:
         Painter.text = original  # type: ignore[method-assign]
-    assert (WORDS["detail_genuine"] in seen) is genuine and (WORDS["detail"] in seen) is not genuine
-    assert "with your eyes" in WORDS["detail_genuine"] and "really" not in WORDS["detail"]
+    assert (t("booth_attract_detail_genuine") in seen) is genuine and (t("booth_attract_detail") in seen) is not genuine
+    assert "with your eyes" in t("booth_attract_detail_genuine") and "really" not in t("booth_attract_detail")
 
 
 def test_the_line_at_the_top_says_what_can_happen_now() -> None:
-    assert hint_line(BoothView(Phase.ARMED), Screen.MIRROR, False) == WORDS["armed"]
-    assert hint_line(BoothView(Phase.ARMED, rearm=True), Screen.MIRROR, False) == WORDS["rearm"]
-    assert hint_line(BoothView(Phase.COOLDOWN, rearm=True), Screen.MIRROR, False) == WORDS["rearm"]
-    assert hint_line(BoothView(Phase.COOLDOWN), Screen.MIRROR, False) == WORDS["wait"]
-    assert hint_line(BoothView(Phase.BUILDING, progress=0.5), Screen.MIRROR, False) == WORDS["hold"]
+    assert hint_line(BoothView(Phase.ARMED), Screen.MIRROR, False) == t("booth_armed")
+    assert hint_line(BoothView(Phase.ARMED, rearm=True), Screen.MIRROR, False) == t("booth_rearm")
+    assert hint_line(BoothView(Phase.COOLDOWN, rearm=True), Screen.MIRROR, False) == t("booth_rearm")
+    assert hint_line(BoothView(Phase.COOLDOWN), Screen.MIRROR, False) == t("booth_wait")
+    assert hint_line(BoothView(Phase.BUILDING, progress=0.5), Screen.MIRROR, False) == t("booth_hold")
     assert hint_line(BoothView(Phase.COUNTDOWN, countdown=3), Screen.MIRROR, False) == ""
     assert hint_line(BoothView(Phase.ARMED), Screen.ATTRACT, False) == ""

@@ -26,18 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# What the booth says to the guest (one place, for the translation catalogue).
-WORDS = {
-    "title": "Smile to take a photo",
-    "detail": "the mirror takes it when you smile",
-    "detail_genuine": "the mirror takes it when you really smile \u2014 with your eyes",
-    "armed": "Smile to take a photo",
-    "armed_genuine": "Smile with your eyes to take a photo",
-    "hold": "Hold that smile",
-    "countdown": "Smile!",
-    "rearm": "Relax, then smile again for another",
-    "wait": "Next photo in a moment",
-}
 
 
 class BoothMode(SingleFaceMode):
@@ -91,7 +79,7 @@ class BoothMode(SingleFaceMode):
         if booth is None:
             return
         genuine = self.booth.trigger.require_genuine
-        title, detail = WORDS["title"], WORDS["detail_genuine" if genuine else "detail"]
+        title, detail = t("booth_attract_title"), t("booth_attract_detail_genuine") if genuine else t("booth_attract_detail")
         if view.screen is Screen.REVIEW and booth.photo is not None:
             p.canvas.begin(SHADE)
             p.photo(booth.photo)
@@ -114,13 +102,13 @@ def hint_line(booth: BoothView, screen: Screen, genuine: bool) -> str:
     if screen is not Screen.MIRROR:
         return ""
     if booth.phase is Phase.BUILDING:
-        return WORDS["hold"]
+        return t("booth_hold")
     if booth.phase in (Phase.ARMED, Phase.COOLDOWN) and booth.rearm:
-        return WORDS["rearm"]
+        return t("booth_rearm")
     if booth.phase is Phase.COOLDOWN:
-        return WORDS["wait"]
+        return t("booth_wait")
     if booth.phase is Phase.ARMED:
-        return WORDS["armed_genuine" if genuine else "armed"]
+        return t("booth_armed_genuine") if genuine else t("booth_armed")
     return ""
 
 
@@ -199,6 +187,6 @@ def _countdown(n: int, view: "View", p: Painter) -> pygame.Rect:
     px = max(round(12 * u), round(px * scale))
     gh = p.font(px).size(str(n))[1]
     digit = p.text(str(n), px, INK, center=(round(cx), round(cy - word_h / 2)))
-    p.text(WORDS["countdown"], word_px, GOLD, midtop=(round(cx), digit.bottom - round(gh * 0.12)))
+    p.text(t("booth_countdown"), word_px, GOLD, midtop=(round(cx), digit.bottom - round(gh * 0.12)))
     return digit
 
