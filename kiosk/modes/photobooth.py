@@ -84,7 +84,10 @@ class BoothMode(SingleFaceMode):
             p.canvas.begin(SHADE)
             p.photo(booth.photo)
             p.fade(round(p.h * 0.64), p.h - round(p.h * 0.64))
-            p.text(booth.caption, round(8 * p.u), INK, midbottom=(p.w // 2, p.h - round(6 * p.u)))
+            step = round(p.font(p.px("line")).get_linesize() * 0.92)
+            lines = len(p.wrap(booth.caption, "line", p.w * 0.9))
+            p.paragraph(booth.caption, "line", INK, p.w * 0.9, x=p.w / 2, y=p.h - round(6 * p.u) - lines * step,
+                        align="center")
         elif view.screen is Screen.ATTRACT and booth.photo is not None:
             p.canvas.begin(SHADE)
             p.photo(booth.photo)  # slideshow of the latest photos
@@ -158,14 +161,19 @@ def _overlay(booth: BoothView, view: "View", p: Painter, genuine: bool) -> None:
 
 
 def _pill(text: str, p: Painter, top: int, colour: tuple[int, int, int]) -> pygame.Rect:
-    """One line of words on a rounded dark pill, centred at the top of the screen."""
+    """The words (a "line", wrapped where the screen is narrow) on a rounded dark pill, centred
+    at the top of the screen."""
     u = p.u
-    px = p.fit_px(text, round(6.5 * u), p.w * 0.86)
-    w, h = p.font(px).size(text)
-    pill = pygame.Rect(0, 0, w + round(5 * u), h + round(2 * u))
+    lines = p.wrap(text, "line", p.w * 0.86)
+    font = p.font(p.px("line"))
+    step = round(font.get_linesize() * 0.92)
+    w = max(font.size(line)[0] for line in lines)
+    h = step * (len(lines) - 1) + font.get_height()
+    pill = pygame.Rect(0, 0, min(p.w, w + round(5 * u)), h + round(2 * u))
     pill.midtop = (p.w // 2, top)
-    p.panel(pill, alpha=200, radius=pill.height // 2)
-    p.text(text, px, colour, shadow=False, center=pill.center)
+    p.panel(pill, alpha=200, radius=min(pill.height // 2, round(4 * u)))
+    for i, line in enumerate(lines):
+        p.text(line, "line", colour, shadow=False, midtop=(pill.centerx, pill.top + round(u) + i * step))
     return pill
 
 
@@ -173,20 +181,21 @@ def _countdown(n: int, view: "View", p: Painter) -> pygame.Rect:
     """The 3-2-1 digit, large, in the free space beside the face, with "Smile!" under it."""
     u = p.u
     px = round(45 * u)
-    word_px = round(7 * u)
+    word_px = p.px("line")
     gw, gh = p.font(px).size(str(n))
-    word_h = p.font(word_px).get_linesize()
+    word_w, word_h = p.font(word_px).size(t("booth_countdown"))
     face = None
     if p.map is not None and view.reading is not None:
         left, top, right, bottom = p.map.box(view.reading.box)
         pad = 0.1 * (right - left)  # the brackets' margin
         face = (left - pad, top - 1.6 * pad, right + pad, bottom + pad)
     margin = 2 * u
-    (cx, cy), scale = countdown_spot(face, (p.w, p.h), (gw + 2 * margin, gh + word_h + 2 * margin),
+    (cx, cy), scale = countdown_spot(face, (p.w, p.h), (max(gw, word_w) + 2 * margin, gh + word_h + 2 * margin),
                                      p.h * 0.64 if view.reading is not None else p.h)
     px = max(round(12 * u), round(px * scale))
     gh = p.font(px).size(str(n))[1]
     digit = p.text(str(n), px, INK, center=(round(cx), round(cy - word_h / 2)))
-    p.text(t("booth_countdown"), word_px, GOLD, midtop=(round(cx), digit.bottom - round(gh * 0.12)))
+    word_x = min(max(cx, word_w / 2 + u), p.w - word_w / 2 - u)  # whole on a narrow screen
+    p.text(t("booth_countdown"), "line", GOLD, midtop=(round(word_x), digit.bottom - round(gh * 0.12)))
     return digit
 
