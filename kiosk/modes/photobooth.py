@@ -15,7 +15,7 @@ import pygame
 
 from kiosk.booth import BoothTrigger, BoothView, Phase, PhotoBooth
 from kiosk.modes.base import SingleFaceMode, Tick
-from kiosk.modes.lobby import paint_attract, paint_mirror
+from kiosk.modes.lobby import card_rect, paint_attract, paint_mirror
 from kiosk.paint import GOLD, INK, MUTED, SHADE, Painter
 from kiosk.text import t
 from kiosk.view import Screen
@@ -189,9 +189,18 @@ def _countdown(n: int, view: "View", p: Painter) -> pygame.Rect:
         left, top, right, bottom = p.map.box(view.reading.box)
         pad = 0.1 * (right - left)  # the brackets' margin
         face = (left - pad, top - 1.6 * pad, right + pad, bottom + pad)
+    limit = p.h * 0.64 if view.reading is not None else p.h
+    if face is not None:  # the score card beside (or above or below) the face is kept clear too
+        card = card_rect(p, face)
+        if not p.portrait:
+            face = (min(face[0], card.left), card.top, max(face[2], card.right), card.bottom)
+        elif card.top > face[1]:
+            limit = min(limit, card.top)
+        else:
+            face = (card.left, card.top, card.right, face[3])
     margin = 2 * u
     (cx, cy), scale = countdown_spot(face, (p.w, p.h), (max(gw, word_w) + 2 * margin, gh + word_h + 2 * margin),
-                                     p.h * 0.64 if view.reading is not None else p.h)
+                                     limit)
     px = max(round(12 * u), round(px * scale))
     gh = p.font(px).size(str(n))[1]
     digit = p.text(str(n), px, INK, center=(round(cx), round(cy - word_h / 2)))
