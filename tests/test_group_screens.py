@@ -122,3 +122,50 @@ def test_group_screens_render(three_people, size, tmp_path: Path) -> None:
         img, display = render(view, size, picture)
         display.save(tmp_path / f"group-{name}-{size[0]}x{size[1]}.png")
         assert img.std() > 20
+
+
+MEASURED = ((1920, 1080), (1280, 720), (1080, 1920))
+# A face's tag word narrows to the width of one and a half faces so it never covers the next
+# person; on a portrait screen three faces side by side leave less than a 3% line needs, so
+# there the tag word may be smaller (but still >= 2%): the count and the meter stay full size.
+TAG_PORTRAIT_MINIMUM = 0.02
+
+
+@pytest.mark.parametrize("size", MEASURED, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_group_screens_read_from_three_metres(three_people, size, tmp_path: Path) -> None:
+    """Two and three people, measured as the lobby screens are (tests/test_screens.py)."""
+    import os
+
+    from kiosk.text import kind_label, t
+    from tests.test_screens import MINIMUM, cap_height
+
+    out = Path(os.environ.get("SMILE_MIRROR_SHOTS") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    frame, (a, b, c) = three_people
+    scale = 960 / 640
+    two = group_view([face(1, (a[0] * scale, a[1], a[2] * scale, a[3]), 18, SmileKind.NONE),
+                      face(2, (b[0] * scale, b[1], b[2] * scale, b[3]), 82, SmileKind.GENUINE)])
+    three = group_view([face(1, a, 24, SmileKind.NONE), face(2, b, 67, SmileKind.POSED),
+                        face(3, c, 81, SmileKind.GENUINE)], sparks=[Spark(b, c, 0.8, 3, 1)])
+    party = group_view([face(1, a, 84, SmileKind.GENUINE), face(2, b, 77, SmileKind.POSED),
+                        face(3, c, 81, SmileKind.GENUINE)])
+    party = GroupView(party.faces, 3, 3, party.level, celebration=0.5, chains=2)
+    tags = {kind_label(k) for k in SmileKind if k is not SmileKind.NONE} | {t("group_smile_prompt")}
+    display = RecordingDisplay(screen=size)
+    renderer = Renderer(display.canvas)
+    for name, view, picture in (("two", two, frame[:, :640]), ("three-spark", three, frame),
+                                ("three-celebrate", party, frame)):
+        renderer.draw(View(Screen.MIRROR, picture, view.faces[0].reading, mode=view), _mode())
+        display.save(out / f"group-{name}-{size[0]}x{size[1]}.png")
+        drawn = [d for d in renderer.painter.drawn if d.role != "operator"]
+        words = " ".join(d.text for d in drawn)
+        assert (t("group_everybody").split()[0] if view.celebration else t("group_count", smiling=view.smiling,
+                                                                          present=view.present).split()[0]) in words
+        for d in drawn:
+            share = cap_height(renderer.painter, d.px, d.text) / size[1]
+            least = MINIMUM[d.role]
+            if d.text in tags and size[1] > size[0] and len(view.faces) == 3:
+                least = TAG_PORTRAIT_MINIMUM
+            assert share >= least - 1e-9, f"{name}: {d.text!r} ({d.role}) is {share:.1%} of the height"
+            assert d.rect.left >= 0 and d.rect.right <= size[0] and d.rect.top >= 0 and d.rect.bottom <= size[1], \
+                f"{name}: {d.text!r} leaves the screen at {d.rect}"
