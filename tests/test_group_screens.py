@@ -14,10 +14,11 @@ from core.tracking import TrackedFace
 from core.types import SmileKind, SmileReading
 from kiosk.display import RecordingDisplay
 from kiosk.group import GroupView, Spark
-from kiosk.modes.group import GroupMode, GroupPainter
+from kiosk.modes.group import TAG_MINIMUM, GroupMode, GroupPainter
 from kiosk.paint import Painter
 from kiosk.render import Renderer
 from kiosk.view import Screen, View
+from tests.test_screens import cap_height
 
 SIZES = ((1920, 1080), (1080, 1920))
 
@@ -63,6 +64,8 @@ def test_tags_stay_whole_on_the_screen(size, box) -> None:
     for kind in SmileKind:
         gauge, word = painter._tag(72, kind, box, p)
         assert screen.contains(gauge) and screen.contains(word), (kind, gauge, word)
+        tag = p.drawn[-1]
+        assert cap_height(p, tag.px, tag.text) / size[1] >= TAG_MINIMUM - 1e-9, (kind, tag)
     # the spark's words, landing on a face at the edge
     painter._spark(Spark(EDGES[0], box, 0.85, 3, 0), p)
 
@@ -125,10 +128,9 @@ def test_group_screens_render(three_people, size, tmp_path: Path) -> None:
 
 
 MEASURED = ((1920, 1080), (1280, 720), (1080, 1920))
-# A face's tag word narrows to the width of one and a half faces so it never covers the next
-# person; on a portrait screen three faces side by side leave less than a 3% line needs, so
-# there the tag word may be smaller (but still >= 2%): the count and the meter stay full size.
-TAG_PORTRAIT_MINIMUM = 0.02
+# The one exception to the 3% line: a face's tag word narrows to one and a half face widths so
+# it never covers the next person (small or crowded faces, a portrait screen), down to
+# kiosk.modes.group.TAG_MINIMUM (2%); the count, the meter and the dial numbers stay full size.
 
 
 @pytest.mark.parametrize("size", MEASURED, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -164,8 +166,8 @@ def test_group_screens_read_from_three_metres(three_people, size, tmp_path: Path
         for d in drawn:
             share = cap_height(renderer.painter, d.px, d.text) / size[1]
             least = MINIMUM[d.role]
-            if d.text in tags and size[1] > size[0] and len(view.faces) == 3:
-                least = TAG_PORTRAIT_MINIMUM
+            if d.text in tags:
+                least = TAG_MINIMUM
             assert share >= least - 1e-9, f"{name}: {d.text!r} ({d.role}) is {share:.1%} of the height"
             assert d.rect.left >= 0 and d.rect.right <= size[0] and d.rect.top >= 0 and d.rect.bottom <= size[1], \
                 f"{name}: {d.text!r} leaves the screen at {d.rect}"

@@ -18,7 +18,7 @@ from core.types import FaceObservation, SmileKind, SmileReading, is_smiling
 from kiosk.group import Group, GroupView, Spark, group_faces
 from kiosk.modes.base import SingleFaceMode
 from kiosk.modes.lobby import paint_attract
-from kiosk.paint import GOLD, INK, KIND_COLOURS, MUTED, Painter, score_colour
+from kiosk.paint import CAP_RATIO, GOLD, INK, KIND_COLOURS, MUTED, Painter, score_colour
 from kiosk.text import kind_label, t
 from kiosk.view import Screen
 
@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 
 CONFETTI = ((255, 206, 84), (255, 150, 70), (110, 215, 180), (140, 200, 255), (255, 120, 160), (245, 247, 250))
 
+
+# A face's tag word may be narrower than a "line" (3% of the height) where a full-size word
+# would reach over the next person's face (small or crowded faces, a portrait screen); this is
+# its floor, as a share of the screen height.
+TAG_MINIMUM = 0.02
 
 class GroupMode(SingleFaceMode):
     name: ClassVar[str] = "group"
@@ -160,8 +165,10 @@ class GroupPainter:
         word = kind_label(kind) if kind is not SmileKind.NONE else t("group_smile_prompt")
         colour = KIND_COLOURS[kind] if kind is not SmileKind.NONE else MUTED
         left, _, right, _ = p.map.box(box) if p.map is not None else (0.0, 0, p.w, 0)
-        # a "line", narrowed only where it would reach over the next person's face
-        px = p.fit_px(word, p.px("line"), max(1.5 * (right - left), 2 * self._radius(p) + 4 * u))
+        # a "line", narrowed where it would reach over the next person's face, never below a
+        # glyph 2% of the screen high (TAG_MINIMUM)
+        px = max(math.ceil(TAG_MINIMUM * p.h / CAP_RATIO),
+                 p.fit_px(word, p.px("line"), max(1.5 * (right - left), 2 * self._radius(p) + 4 * u)))
         ww, wh = p.font(px).size(word)
         cx, cy = self._clamp(cx, cy, above, ww, wh, p)
         gap = round(0.5 * u)  # the word sits on the side away from the face
