@@ -442,9 +442,9 @@ class Painter:
         self.canvas.draw(tex, pygame.Rect(rect.left, rect.top - rect.height // 2, tex.width, tex.height))
 
     def gauge(self, score: float, centre: tuple[float, float], radius: float, *, number_px: int | None = None,
-              thickness: float | None = None, backdrop: bool = False) -> pygame.Rect:
+              thickness: float | None = None, backdrop: bool = False, role: str = "score") -> pygame.Rect:
         """The Smile Score dial: a 270-degree ring open at the bottom, filled to the score, the
-        number in the middle."""
+        number in the middle (recorded under `role`, for the tests that measure visitor text)."""
         value = shown_score(score)
         r_out = round(radius)
         r_in = r_out - max(3, round(thickness if thickness is not None else 0.17 * radius))
@@ -467,7 +467,7 @@ class Painter:
         rect = tex.get_rect(center=(round(centre[0]), round(centre[1])))
         self.canvas.draw(tex, rect)
         w, h = self.font(px).size(str(value))
-        self.drawn.append(Drawn(str(value), px, "score", pygame.Rect(rect.centerx - w // 2, rect.centery - h // 2, w, h)))
+        self.drawn.append(Drawn(str(value), px, role, pygame.Rect(rect.centerx - w // 2, rect.centery - h // 2, w, h)))
         return rect
 
     def face_marks(self, box: Box, colour: Colour) -> tuple[float, float, float, float]:

@@ -11,9 +11,10 @@ import pytest
 from core.types import SmileKind, SmileReading
 from kiosk.booth import BoothTrigger, BoothView, Phase, PhotoBooth
 from kiosk.display import RecordingDisplay
-from kiosk.modes.photobooth import WORDS, BoothMode, countdown_spot, hint_line
+from kiosk.modes.photobooth import BoothMode, countdown_spot, hint_line
 from kiosk.photos import PhotoStore
 from kiosk.render import Renderer
+from kiosk.text import t
 from kiosk.view import Screen, View
 
 SIZES = ((1920, 1080), (1080, 1920))
@@ -88,15 +89,69 @@ def test_the_invitation_tells_the_truth_about_genuine_only(tmp_path: Path, genui
              (1280, 720))
     finally:
         Painter.text = original  # type: ignore[method-assign]
-    assert (WORDS["detail_genuine"] in seen) is genuine and (WORDS["detail"] in seen) is not genuine
-    assert "with your eyes" in WORDS["detail_genuine"] and "really" not in WORDS["detail"]
+    assert (t("booth_attract_detail_genuine") in seen) is genuine and (t("booth_attract_detail") in seen) is not genuine
+    assert "with your eyes" in t("booth_attract_detail_genuine") and "really" not in t("booth_attract_detail")
 
 
 def test_the_line_at_the_top_says_what_can_happen_now() -> None:
-    assert hint_line(BoothView(Phase.ARMED), Screen.MIRROR, False) == WORDS["armed"]
-    assert hint_line(BoothView(Phase.ARMED, rearm=True), Screen.MIRROR, False) == WORDS["rearm"]
-    assert hint_line(BoothView(Phase.COOLDOWN, rearm=True), Screen.MIRROR, False) == WORDS["rearm"]
-    assert hint_line(BoothView(Phase.COOLDOWN), Screen.MIRROR, False) == WORDS["wait"]
-    assert hint_line(BoothView(Phase.BUILDING, progress=0.5), Screen.MIRROR, False) == WORDS["hold"]
+    assert hint_line(BoothView(Phase.ARMED), Screen.MIRROR, False) == t("booth_armed")
+    assert hint_line(BoothView(Phase.ARMED, rearm=True), Screen.MIRROR, False) == t("booth_rearm")
+    assert hint_line(BoothView(Phase.COOLDOWN, rearm=True), Screen.MIRROR, False) == t("booth_rearm")
+    assert hint_line(BoothView(Phase.COOLDOWN), Screen.MIRROR, False) == t("booth_wait")
+    assert hint_line(BoothView(Phase.BUILDING, progress=0.5), Screen.MIRROR, False) == t("booth_hold")
     assert hint_line(BoothView(Phase.COUNTDOWN, countdown=3), Screen.MIRROR, False) == ""
     assert hint_line(BoothView(Phase.ARMED), Screen.ATTRACT, False) == ""
+
+
+SCREEN_SIZES = ((1920, 1080), (1280, 720), (1080, 1920))
+
+
+def booth_screens(frame: np.ndarray) -> dict[str, View]:
+    box = (0.4, 0.15, 0.6, 0.5)
+    photo = frame.copy()
+    return {
+        "hold": View(Screen.MIRROR, frame, reading(box), mode=BoothView(Phase.BUILDING, progress=0.6)),
+        "countdown": View(Screen.MIRROR, frame, reading(box), mode=BoothView(Phase.COUNTDOWN, countdown=3)),
+        "flash": View(Screen.MIRROR, frame, reading(box), mode=BoothView(Phase.CAPTURE, flash=0.6)),
+        "review": View(Screen.REVIEW, frame, None, mode=BoothView(Phase.REVIEW, photo=photo,
+                                                                 caption=t("booth_caption", score=85, kind="Posed smile"),
+                                                                 notice=t("photo_saved"))),
+        "rearm": View(Screen.MIRROR, frame, reading(box), mode=BoothView(Phase.ARMED, rearm=True)),
+        "wait": View(Screen.MIRROR, frame, reading(box), mode=BoothView(Phase.COOLDOWN)),
+    }
+
+
+@pytest.mark.parametrize("size", SCREEN_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_every_booth_screen_reads_from_three_metres(astronaut: np.ndarray, mode: BoothMode, size,
+                                                    tmp_path: Path) -> None:
+    """Measured as the lobby screens are (tests/test_screens.py): glyph heights against the
+    screen height, and every line whole on the screen."""
+    import os
+
+    import cv2
+
+    from tests.test_screens import MINIMUM, cap_height
+
+    out = Path(os.environ.get("SMILE_MIRROR_SHOTS") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    frame = cv2.resize(astronaut, (640, 480))
+    display = RecordingDisplay(screen=size)
+    renderer = Renderer(display.canvas)
+    for name, view in booth_screens(frame).items():
+        renderer.draw(view, mode)
+        display.save(out / f"booth-{name}-{size[0]}x{size[1]}.png")
+        drawn = [d for d in renderer.painter.drawn if d.role != "operator"]
+        if name != "flash":
+            assert drawn, f"{name}: no visitor text"
+        for d in drawn:
+            share = cap_height(renderer.painter, d.px, d.text) / size[1]
+            assert share >= MINIMUM[d.role] - 1e-9, f"{name}: {d.text!r} ({d.role}) is {share:.1%} of the height"
+            assert d.rect.left >= 0 and d.rect.right <= size[0] and d.rect.top >= 0 and d.rect.bottom <= size[1], \
+                f"{name}: {d.text!r} leaves the screen at {d.rect}"
+        words = " ".join(d.text for d in drawn)
+        if name == "hold":
+            assert t("booth_hold") in words
+        if name == "countdown":
+            assert "3" in words and t("booth_countdown") in words
+        if name == "review":
+            assert "85" in words

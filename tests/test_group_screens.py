@@ -14,10 +14,11 @@ from core.tracking import TrackedFace
 from core.types import SmileKind, SmileReading
 from kiosk.display import RecordingDisplay
 from kiosk.group import GroupView, Spark
-from kiosk.modes.group import GroupMode, GroupPainter
+from kiosk.modes.group import TAG_MINIMUM, GroupMode, GroupPainter
 from kiosk.paint import Painter
 from kiosk.render import Renderer
 from kiosk.view import Screen, View
+from tests.test_screens import cap_height
 
 SIZES = ((1920, 1080), (1080, 1920))
 
@@ -63,6 +64,8 @@ def test_tags_stay_whole_on_the_screen(size, box) -> None:
     for kind in SmileKind:
         gauge, word = painter._tag(72, kind, box, p)
         assert screen.contains(gauge) and screen.contains(word), (kind, gauge, word)
+        tag = p.drawn[-1]
+        assert cap_height(p, tag.px, tag.text) / size[1] >= TAG_MINIMUM - 1e-9, (kind, tag)
     # the spark's words, landing on a face at the edge
     painter._spark(Spark(EDGES[0], box, 0.85, 3, 0), p)
 
@@ -122,3 +125,49 @@ def test_group_screens_render(three_people, size, tmp_path: Path) -> None:
         img, display = render(view, size, picture)
         display.save(tmp_path / f"group-{name}-{size[0]}x{size[1]}.png")
         assert img.std() > 20
+
+
+MEASURED = ((1920, 1080), (1280, 720), (1080, 1920))
+# The one exception to the 3% line: a face's tag word narrows to one and a half face widths so
+# it never covers the next person (small or crowded faces, a portrait screen), down to
+# kiosk.modes.group.TAG_MINIMUM (2%); the count, the meter and the dial numbers stay full size.
+
+
+@pytest.mark.parametrize("size", MEASURED, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_group_screens_read_from_three_metres(three_people, size, tmp_path: Path) -> None:
+    """Two and three people, measured as the lobby screens are (tests/test_screens.py)."""
+    import os
+
+    from kiosk.text import kind_label, t
+    from tests.test_screens import MINIMUM, cap_height
+
+    out = Path(os.environ.get("SMILE_MIRROR_SHOTS") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    frame, (a, b, c) = three_people
+    scale = 960 / 640
+    two = group_view([face(1, (a[0] * scale, a[1], a[2] * scale, a[3]), 18, SmileKind.NONE),
+                      face(2, (b[0] * scale, b[1], b[2] * scale, b[3]), 82, SmileKind.GENUINE)])
+    three = group_view([face(1, a, 24, SmileKind.NONE), face(2, b, 67, SmileKind.POSED),
+                        face(3, c, 81, SmileKind.GENUINE)], sparks=[Spark(b, c, 0.8, 3, 1)])
+    party = group_view([face(1, a, 84, SmileKind.GENUINE), face(2, b, 77, SmileKind.POSED),
+                        face(3, c, 81, SmileKind.GENUINE)])
+    party = GroupView(party.faces, 3, 3, party.level, celebration=0.5, chains=2)
+    tags = {kind_label(k) for k in SmileKind if k is not SmileKind.NONE} | {t("group_smile_prompt")}
+    display = RecordingDisplay(screen=size)
+    renderer = Renderer(display.canvas)
+    for name, view, picture in (("two", two, frame[:, :640]), ("three-spark", three, frame),
+                                ("three-celebrate", party, frame)):
+        renderer.draw(View(Screen.MIRROR, picture, view.faces[0].reading, mode=view), _mode())
+        display.save(out / f"group-{name}-{size[0]}x{size[1]}.png")
+        drawn = [d for d in renderer.painter.drawn if d.role != "operator"]
+        words = " ".join(d.text for d in drawn)
+        assert (t("group_everybody").split()[0] if view.celebration else t("group_count", smiling=view.smiling,
+                                                                          present=view.present).split()[0]) in words
+        for d in drawn:
+            share = cap_height(renderer.painter, d.px, d.text) / size[1]
+            least = MINIMUM[d.role]
+            if d.text in tags:
+                least = TAG_MINIMUM
+            assert share >= least - 1e-9, f"{name}: {d.text!r} ({d.role}) is {share:.1%} of the height"
+            assert d.rect.left >= 0 and d.rect.right <= size[0] and d.rect.top >= 0 and d.rect.bottom <= size[1], \
+                f"{name}: {d.text!r} leaves the screen at {d.rect}"

@@ -23,7 +23,7 @@ from kiosk.stimulus import DUCHENNE, MOUTH_ONLY, DrawnFace
 from kiosk.view import Screen, View
 from tests.test_screens import MINIMUM, cap_height
 
-SIZES = [(1920, 1080), (1080, 1920)]
+SIZES = [(1920, 1080), (1280, 720), (1080, 1920)]
 BOX = (0.38, 0.1, 0.62, 0.5)
 SHOTS = os.environ.get("SMILE_MIRROR_SHOTS")  # a folder to keep the PNGs in for looking at
 

@@ -260,3 +260,38 @@ def test_every_language_fits_on_the_lobby_screens(english, language: str, size, 
             r = d.rect
             assert r.left >= 0 and r.top >= 0 and r.right <= size[0] and r.bottom <= size[1], \
                 f"{language} {size}: {d.text!r} at {tuple(r)} leaves the screen {screen}"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("size", [(1920, 1080), (1080, 1920)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_every_language_fits_on_the_mode_screens(english, language: str, size, astronaut, tmp_path: Path) -> None:
+    """The booth's, coach's and contagion's words in every language lie whole on the screen."""
+    import cv2
+
+    from kiosk.booth import BoothTrigger, PhotoBooth
+    from kiosk.display import RecordingDisplay
+    from kiosk.experiment import Trial
+    from kiosk.experiment_stats import ExperimentStats
+    from kiosk.modes.coach import CoachMode
+    from kiosk.modes.contagion import ContagionMode
+    from kiosk.modes.photobooth import BoothMode
+    from kiosk.photos import PhotoStore
+    from kiosk.render import Renderer
+    from tests.test_booth_screens import booth_screens
+    from tests.test_mode_screens import coach_screens, contagion_screens
+
+    text.use(text.Catalogue(language, cache=tmp_path))
+    frame = cv2.resize(astronaut, (640, 480))
+    contagion = ContagionMode(Trial(), ExperimentStats(tmp_path / "stats"), min_trials=20)
+    booth = BoothMode(PhotoBooth(BoothTrigger(require_genuine=True), PhotoStore(tmp_path / "photos"), slideshow=False))
+    views = [*((v, booth) for v in booth_screens(frame).values()),
+             *((v, CoachMode()) for v in coach_screens(frame).values()),
+             *((v, contagion) for v in contagion_screens(frame, contagion.today_line(), contagion.today_line()).values())]
+    display = RecordingDisplay(screen=size)
+    renderer = Renderer(display.canvas)
+    for view, mode in views:
+        renderer.draw(view, mode)
+        for d in renderer.painter.drawn:
+            r = d.rect
+            assert r.left >= 0 and r.top >= 0 and r.right <= size[0] and r.bottom <= size[1], \
+                f"{language} {size}: {d.text!r} at {tuple(r)} leaves the screen"

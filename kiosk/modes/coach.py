@@ -16,39 +16,14 @@ from kiosk.coach import CoachSession, CoachView, Moment, Phase
 from kiosk.modes.base import SingleFaceMode, Tick
 from kiosk.modes.lobby import card_rect, paint_attract, paint_reward
 from kiosk.paint import GOLD, INK, MUTED, SKY, Painter, score_colour
+from kiosk.text import N_, t
 from kiosk.view import Screen
 
 if TYPE_CHECKING:
     from core.config import Config
     from kiosk.view import View
 
-# Every word the visitor reads, in one place (for the catalogue).
-WORDS = {
-    "attract_title": "Can you smile with your eyes?",
-    "attract_detail": "Step up for a half-minute coach: the mirror watches your eyes as well as your mouth",
-    "step": "STEP {n} OF 3",
-    "relax_title": "Relax your face",
-    "relax_detail": "Just look at the screen for a moment: the mirror learns your neutral eyes",
-    "smile_title": "Now your best smile",
-    "smile_detail": "Any smile will do",
-    "eyes_title": "Now with your eyes",
-    "eyes_label": "EYE SMILE",
-    "reached": "There it is: your eyes are smiling!",
-    "shortcut": "You smile with your eyes already!",
-    "result_title": "Before and after",
-    "before": "Before",
-    "after": "With your eyes",
-    "eye_value": "Eyes {value}",
-    "change_up": "Your eyes joined in",
-    "change_flat": "Thanks for trying: it gets easier with practice",
-    "why": "Smiles that reach the eyes read as real, and spread to the people who see them.",
-}
-CUES = (
-    "Think of someone you are glad to see",
-    "Let your cheeks lift",
-    "Let your eyes narrow a little",
-    "Smile as if at an old friend",
-)
+CUES = (N_("coach_cue_glad"), N_("coach_cue_cheeks"), N_("coach_cue_narrow"), N_("coach_cue_friend"))  # catalogue keys
 
 
 class CoachMode(SingleFaceMode):
@@ -109,7 +84,7 @@ def paint_coach(view: "View", c: CoachView, p: Painter) -> None:
     elif c.phase in (Phase.RELAX, Phase.SMILE, Phase.EYES) and view.frame is not None:
         paint_step(view, c, p)
     else:
-        paint_attract(view, p, WORDS["attract_title"], WORDS["attract_detail"])
+        paint_attract(view, p, t("coach_attract_title"), t("coach_attract_detail"))
 
 
 def paint_step(view: "View", c: CoachView, p: Painter) -> None:
@@ -127,29 +102,30 @@ def paint_step(view: "View", c: CoachView, p: Painter) -> None:
     pad = round(2.5 * p.u)
     inner = card.inflate(-2 * pad, -2 * pad)
     n = {Phase.RELAX: 1, Phase.SMILE: 2, Phase.EYES: 3}[c.phase]
-    step = p.text(WORDS["step"].format(n=n), "line", MUTED, topleft=inner.topleft)
-    title_key = {Phase.RELAX: "relax_title", Phase.SMILE: "smile_title", Phase.EYES: "eyes_title"}[c.phase]
+    step = p.text(t("coach_step", n=n), "line", MUTED, topleft=inner.topleft)
+    title_key = {Phase.RELAX: N_("coach_relax_title"), Phase.SMILE: N_("coach_smile_title"),
+                 Phase.EYES: N_("coach_eyes_title")}[c.phase]
     if c.celebrate > 0:
-        title_key = "shortcut" if c.shortcut else "reached"
+        title_key = N_("coach_shortcut") if c.shortcut else N_("coach_reached")
     number_w = p.font(p.px("score")).size("100")[0] if c.phase is Phase.EYES else 0
     title_w = inner.width - number_w - pad if number_w else inner.width
-    title = p.paragraph(WORDS[title_key], "verdict", GOLD if c.celebrate > 0 else INK, title_w,
+    title = p.paragraph(t(title_key), "verdict", GOLD if c.celebrate > 0 else INK, title_w,
                         x=inner.left, y=step.bottom + pad // 2)
     y = title.bottom + pad
     if c.phase is Phase.EYES:  # the live number beside the words, the gauge under both
         colour = GOLD if c.eye >= c.target else INK
         eyes = p.text(str(round(c.eye)), "score", colour, topright=(inner.right, inner.top))
-        label = p.text(WORDS["eyes_label"], "line", MUTED, topright=(inner.right, eyes.bottom))
+        label = p.text(t("coach_eyes_label"), "line", MUTED, topright=(inner.right, eyes.bottom))
         y = max(y, label.bottom + pad // 2)
         bar = pygame.Rect(inner.left, y, inner.width, max(8, round(4 * p.u)))
         p.bar(bar, c.eye / 100.0, GOLD if c.eye >= c.target else SKY, mark=c.target / 100.0, mark_colour=GOLD)
         y = bar.bottom + pad + round(1 * p.u)
         if c.celebrate == 0:
-            p.paragraph(CUES[c.cue % len(CUES)], "line", INK, inner.width, x=inner.left, y=y)
+            p.paragraph(t(CUES[c.cue % len(CUES)]), "line", INK, inner.width, x=inner.left, y=y)
         else:
             paint_reward(p, card, min(1.0, c.celebrate))
     else:
-        detail = WORDS["relax_detail"] if c.phase is Phase.RELAX else WORDS["smile_detail"]
+        detail = t("coach_relax_detail") if c.phase is Phase.RELAX else t("coach_smile_detail")
         line = p.paragraph(detail, "line", MUTED, inner.width, x=inner.left, y=y)
         bar = pygame.Rect(inner.left, line.bottom + pad, inner.width, max(6, round(2 * p.u)))
         p.bar(bar, c.progress, score_colour(c.score))
@@ -160,34 +136,35 @@ def paint_result(c: CoachView, p: Painter) -> None:
     their eye readings, the change, and one sentence on why it matters."""
     assert c.before is not None and c.after is not None
     u = p.u
-    title = p.paragraph(WORDS["result_title"], "headline", INK, p.w * 0.9, x=p.w / 2, y=3 * u, align="center")
+    title = p.paragraph(t("coach_result_title"), "headline", INK, p.w * 0.9, x=p.w / 2, y=3 * u, align="center")
     top = title.bottom + 2 * u
     change = round(c.after.eye - c.before.eye)
     up = change > 0 or c.after.genuine
-    verdict_text = WORDS["change_up"] if up else WORDS["change_flat"]
+    verdict_text = t("coach_change_up") if up else t("coach_change_flat")
 
     def block(text: str, role: str) -> int:  # the height of a wrapped paragraph
         return len(p.wrap(text, role, p.w * 0.9)) * round(p.font(p.px(role)).get_linesize() * 0.92)
     why = not p.portrait  # on a portrait screen the pictures need the room more than the reason
     foot = (p.font(p.px("score")).get_linesize() + block(verdict_text, "verdict")
-            + (block(WORDS["why"], "line") if why else 0) + round(9 * u))
+            + (block(t("coach_why"), "line") if why else 0) + round(9 * u))
     slot_w = round((p.w - 12 * u) / 2)  # side by side, on a portrait screen too (it has the height)
     h = p.h - top - foot
     slots = [pygame.Rect(round(4 * u), top, slot_w, h), pygame.Rect(round(8 * u) + slot_w, top, slot_w, h)]
     bottoms = [_moment(p, slot, moment, key) for slot, moment, key in
-               ((slots[0], c.before, "before"), (slots[1], c.after, "after"))]
+               ((slots[0], c.before, N_("coach_before")), (slots[1], c.after, N_("coach_after")))]
     y = max(bottoms) + round(3 * u)
     if change > 0:  # the gain in eye engagement; a loss is never shown as a number
         y = p.text(f"+{change}", "score", GOLD, midtop=(p.w // 2, y)).bottom + u
     verdict = p.paragraph(verdict_text, "verdict", GOLD if up else INK, p.w * 0.9, x=p.w / 2, y=y, align="center")
     if why:
-        p.paragraph(WORDS["why"], "line", MUTED, p.w * 0.9, x=p.w / 2, y=verdict.bottom + u, align="center")
+        p.paragraph(t("coach_why"), "line", MUTED, p.w * 0.9, x=p.w / 2, y=verdict.bottom + u, align="center")
 
 
 def _moment(p: Painter, slot: pygame.Rect, m: Moment, word: str) -> int:
     """One moment's picture fitted in the top of `slot`, its words under it, inside `slot`."""
     u = p.u
-    text = f"{WORDS[word]} · {WORDS['eye_value'].format(value=round(m.eye))}"
+    eyes = t("coach_eye_value", value=round(m.eye))
+    text = f"{t(word)} · {eyes}"
     text_h = len(p.wrap(text, "line", slot.width)) * round(p.font(p.px("line")).get_linesize() * 0.92) + round(u)
     bottom = slot.top
     if m.frame is not None:
@@ -201,4 +178,4 @@ def _moment(p: Painter, slot: pygame.Rect, m: Moment, word: str) -> int:
                        align="center").bottom
 
 
-__all__ = ["CoachMode", "paint_coach", "WORDS", "CUES"]
+__all__ = ["CoachMode", "paint_coach", "CUES"]

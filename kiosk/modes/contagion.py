@@ -27,6 +27,7 @@ from kiosk.experiment_stats import ExperimentStats
 from kiosk.modes.base import SingleFaceMode, Tick
 from kiosk.modes.lobby import paint_attract
 from kiosk.paint import GOLD, INK, MUTED, Painter
+from kiosk.text import t
 from kiosk.stimulus import DUCHENNE, KINDS, MOUTH_ONLY, DrawnFace, Stimulus, load_clips
 from kiosk.view import Screen
 
@@ -36,24 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Every word the visitor reads, in one place (for the catalogue).
-WORDS = {
-    "attract_title": "Will you smile back?",
-    "attract_detail": "Step up and watch a face: the mirror times your smile",
-    "watch_title": "Watch this face",
-    "watch_detail": "Just watch and relax: no need to do anything",
-    "answer_title": "You smiled back in",
-    "seconds": "{value:.2f} s",
-    "with_eyes": "and with your eyes too",
-    "without_eyes": "with your mouth",
-    "no_answer_title": "Thanks for watching",
-    "no_answer_detail": "Most smiling back is too small to see, even for a camera",
-    "why": "Seeing a smile starts your own within a third of a second, before you notice.",
-    "rest_title": "Thanks for taking part!",
-    "rest_detail": "Step away to let the next person try",
-    "today": "Today {genuine}% smiled back at a genuine smile, {posed}% at a posed one ({n} trials)",
-    "not_enough": "Today's experiment: not enough visitors yet ({n} trials so far)",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +134,8 @@ class ContagionMode(SingleFaceMode):
         if DUCHENNE in self.kinds and MOUTH_ONLY in self.kinds and all(r.get("trials", 0) >= self.min_trials
                                                                         for r in rows):
             g, m = (round(100 * r["responses"] / r["trials"]) for r in rows)
-            return WORDS["today"].format(genuine=g, posed=m, n=n)
-        return WORDS["not_enough"].format(n=n)
+            return t("contagion_today", genuine=g, posed=m, n=n)
+        return t("contagion_not_enough", n=n)
 
     def view(self) -> ContagionView:
         return self._view
@@ -178,18 +161,19 @@ def paint_contagion(view: "View", c: ContagionView, p: Painter) -> None:
     u = p.u
     if c.phase in (Phase.SETTLE, Phase.STIMULUS, Phase.WATCH) and c.picture is not None:
         # the face alone, large, on a calm background: no camera picture to distract
-        title = p.paragraph(WORDS["watch_title"], "headline", INK, p.w * 0.9, x=p.w / 2, y=3 * u, align="center")
+        title = p.paragraph(t("contagion_watch_title"), "headline", INK, p.w * 0.9, x=p.w / 2, y=3 * u, align="center")
         foot = p.px("line") * 2 + round(6 * u)
         area = pygame.Rect(0, title.bottom + round(2 * u), p.w, p.h - title.bottom - foot - round(4 * u))
         p.photo(c.picture, area)
-        p.paragraph(WORDS["watch_detail"], "line", MUTED, p.w * 0.9, x=p.w / 2, y=area.bottom + round(2 * u),
+        p.paragraph(t("contagion_watch_detail"), "line", MUTED, p.w * 0.9, x=p.w / 2, y=area.bottom + round(2 * u),
                     align="center")
     elif c.phase is Phase.ANSWER and c.outcome is not None:
         paint_answer(view, c, p)
     elif c.phase is Phase.REST:
-        paint_attract(view, p, WORDS["rest_title"], WORDS["rest_detail"])
+        paint_attract(view, p, t("contagion_rest_title"), t("contagion_rest_detail"))
     else:
-        paint_attract(view, p, WORDS["attract_title"], f"{WORDS['attract_detail']}. {c.today}".strip(". "))
+        detail = t("contagion_attract_detail")
+        paint_attract(view, p, t("contagion_attract_title"), f"{detail}. {c.today}".strip(". "))
 
 
 def paint_answer(view: "View", c: ContagionView, p: Painter) -> None:
@@ -209,19 +193,19 @@ def paint_answer(view: "View", c: ContagionView, p: Painter) -> None:
     else:
         top = round(10 * u)
     if o.responded:
-        head = p.paragraph(WORDS["answer_title"], "headline", INK, p.w * 0.9, x=p.w / 2, y=top, align="center")
-        number = p.text(WORDS["seconds"].format(value=o.response_ms / 1000.0), "score", GOLD,
+        head = p.paragraph(t("contagion_answer_title"), "headline", INK, p.w * 0.9, x=p.w / 2, y=top, align="center")
+        number = p.text(t("contagion_seconds", value=o.response_ms / 1000.0), "score", GOLD,
                         midtop=(p.w // 2, head.bottom + round(1 * u)))
-        line = p.paragraph(WORDS["with_eyes"] if o.genuine else WORDS["without_eyes"], "verdict",
+        line = p.paragraph(t("contagion_with_eyes") if o.genuine else t("contagion_without_eyes"), "verdict",
                            GOLD if o.genuine else INK, p.w * 0.9, x=p.w / 2, y=number.bottom + round(1 * u),
                            align="center")
     else:
-        head = p.paragraph(WORDS["no_answer_title"], "headline", INK, p.w * 0.9, x=p.w / 2, y=top, align="center")
-        line = p.paragraph(WORDS["no_answer_detail"], "line", INK, p.w * 0.86, x=p.w / 2,
+        head = p.paragraph(t("contagion_no_answer_title"), "headline", INK, p.w * 0.9, x=p.w / 2, y=top, align="center")
+        line = p.paragraph(t("contagion_no_answer_detail"), "line", INK, p.w * 0.86, x=p.w / 2,
                            y=head.bottom + round(2 * u), align="center")
-    why_h = len(p.wrap(WORDS["why"], "line", p.w * 0.86)) * round(p.font(p.px("line")).get_linesize() * 0.92)
+    why_h = len(p.wrap(t("contagion_why"), "line", p.w * 0.86)) * round(p.font(p.px("line")).get_linesize() * 0.92)
     if line.bottom + round(3 * u) + why_h <= p.h - round(2 * u):  # the reason, where there is room for it
-        p.paragraph(WORDS["why"], "line", MUTED, p.w * 0.86, x=p.w / 2, y=line.bottom + round(3 * u), align="center")
+        p.paragraph(t("contagion_why"), "line", MUTED, p.w * 0.86, x=p.w / 2, y=line.bottom + round(3 * u), align="center")
 
 
-__all__ = ["ContagionMode", "ContagionView", "paint_contagion", "WORDS"]
+__all__ = ["ContagionMode", "ContagionView", "paint_contagion"]

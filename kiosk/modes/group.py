@@ -18,7 +18,7 @@ from core.types import FaceObservation, SmileKind, SmileReading, is_smiling
 from kiosk.group import Group, GroupView, Spark, group_faces
 from kiosk.modes.base import SingleFaceMode
 from kiosk.modes.lobby import paint_attract
-from kiosk.paint import GOLD, INK, KIND_COLOURS, MUTED, Painter, score_colour
+from kiosk.paint import CAP_RATIO, GOLD, INK, KIND_COLOURS, MUTED, Painter, score_colour
 from kiosk.text import kind_label, t
 from kiosk.view import Screen
 
@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 
 CONFETTI = ((255, 206, 84), (255, 150, 70), (110, 215, 180), (140, 200, 255), (255, 120, 160), (245, 247, 250))
 
+
+# A face's tag word may be narrower than a "line" (3% of the height) where a full-size word
+# would reach over the next person's face (small or crowded faces, a portrait screen); this is
+# its floor, as a share of the screen height.
+TAG_MINIMUM = 0.02
 
 class GroupMode(SingleFaceMode):
     name: ClassVar[str] = "group"
@@ -134,7 +139,8 @@ class GroupPainter:
 
     @staticmethod
     def _radius(p: Painter) -> float:
-        return 7.5 * p.u
+        """A face's dial: wide enough for a "line"-sized number inside its ring."""
+        return max(7.5 * p.u, 0.55 * p.font(p.px("line")).size("100")[0] + 2.5 * p.u)
 
     def _anchor(self, box, p: Painter) -> tuple[float, float, bool]:
         """Where a face's tag goes: centred just above the head; when the head is too near the
@@ -146,7 +152,7 @@ class GroupPainter:
         gauge = 2 * self._radius(p) + 4
         pad = 0.13 * (right - left)
         above = top - pad - round(1.0 * u) - gauge / 2  # just over the brackets
-        if above - gauge / 2 - round(6.5 * u) > 0:  # room for the gauge and its word
+        if above - gauge / 2 - p.font(p.px("line")).get_linesize() - round(u) > 0:  # room for the gauge and its word
             return (left + right) / 2, above, True
         side = right + pad + round(2 * u) + gauge / 2
         if side + gauge / 2 + round(4 * u) > p.w:
@@ -164,11 +170,16 @@ class GroupPainter:
         u = p.u
         word = kind_label(kind) if kind is not SmileKind.NONE else t("group_smile_prompt")
         colour = KIND_COLOURS[kind] if kind is not SmileKind.NONE else MUTED
-        px = round(5 * u)
+        left, _, right, _ = p.map.box(box) if p.map is not None else (0.0, 0, p.w, 0)
+        # a "line", narrowed where it would reach over the next person's face, never below a
+        # glyph 2% of the screen high (TAG_MINIMUM)
+        px = max(math.ceil(TAG_MINIMUM * p.h / CAP_RATIO),
+                 p.fit_px(word, p.px("line"), max(1.5 * (right - left), 2 * self._radius(p) + 4 * u)))
         ww, wh = p.font(px).size(word)
         cx, cy = self._clamp(cx, cy, above, ww, wh, p)
         gap = round(0.5 * u)  # the word sits on the side away from the face
-        rect = p.gauge(score, (cx, cy), self._radius(p), number_px=round(8 * u), thickness=1.5 * u, backdrop=True)
+        rect = p.gauge(score, (cx, cy), self._radius(p), number_px=p.px("line"), thickness=1.5 * u, backdrop=True,
+                       role="line")
         if above:
             label = p.text(word, px, colour, midbottom=(round(cx), rect.top - gap))
         else:
@@ -220,34 +231,52 @@ class GroupPainter:
             p.dot((bx, by), self._radius(p) + land * 9 * u, GOLD, alpha=alpha, filled=False,
                   width=max(2, round(0.7 * u)))
             text = t("contagion_chain", length=spark.length) if spark.length > 2 else t("contagion_passed")
-            px = round(6 * u)
+            px = p.px("line")
             tw, th = p.font(px).size(text)
-            y = by - self._radius(p) - 9.5 * u  # over the newcomer's tag, off their face
-            y = y if y - th / 2 > 2 * u else by + self._radius(p) + 9.5 * u
+            clear = self._radius(p) + p.font(p.px("line")).get_linesize() + th / 2 + u  # past the tag's word
+            y = by - clear  # over the newcomer's tag, off their face
+            y = y if y - th / 2 > u else by + clear
             x = min(max(bx, tw / 2 + u), p.w - tw / 2 - u)  # whole on the screen
             y = min(max(y, th / 2 + u), p.h - th / 2 - u)
             p.text(text, px, GOLD, alpha=alpha, center=(round(x), round(y)))
 
     def _meter(self, group: GroupView, p: Painter) -> None:
         """The group smile level (a big gauge), how many smile (words and one dot per person)
-        and the chains counted, on the dark band at the bottom."""
+        and the chains counted, on the dark band at the bottom. The count is a verdict-sized
+        line: beside the gauge on a landscape screen, over it (full width) on a portrait one."""
         u, h = p.u, p.h
-        band = round(h * 0.36)
-        p.fade(h - band, band)
         radius = 15 * u
         gx, gy = round(4 * u), round(h - 2 * radius - 4 - 4 * u)
-        p.gauge(group.level, (gx + radius + 2, gy + radius + 2), radius, number_px=round(15 * u))
         tx = gx + round(2 * radius) + 4 + round(4 * u)
-        y = gy + round(1 * u)
-        caption = p.text(t("group_caption"), round(4.2 * u), MUTED, topleft=(tx, y))
-        y = caption.bottom + round(0.8 * u)
+        side_w = p.w - tx - round(3 * u)  # the words beside the gauge
         if group.celebration > 0:  # the words pop in where the count was
             pop = min(1.0, group.celebration / 0.1)
-            p.text(t("group_everybody"), round((7.5 + 1.8 * (1 - (1 - pop) ** 2)) * u), GOLD, topleft=(tx, y))
+            count, count_px = t("group_everybody"), round(p.px("verdict") * (1 + 0.24 * (1 - (1 - pop) ** 2)))
+            count_colour = GOLD
         else:
-            p.text(t("group_count", smiling=group.smiling, present=group.present), round(9 * u),
-                   GOLD if group.present > 1 and group.smiling == group.present else INK, topleft=(tx, y))
-        y = y + round(9 * u) + round(2.2 * u)
+            count, count_px = t("group_count", smiling=group.smiling, present=group.present), p.px("verdict")
+            count_colour = GOLD if group.present > 1 and group.smiling == group.present else INK
+        count_w = p.w - 2 * gx if p.portrait else side_w
+        longest = max(count.split(), key=lambda word: p.font(count_px).size(word)[0])
+        count_px = max(p.px("verdict"), min(count_px, p.fit_px(longest, count_px, count_w)))  # the pop stays on screen
+        step = round(p.font(count_px).get_linesize() * 0.92)
+        count_h = len(p.wrap(count, count_px, count_w)) * step
+        caption_h = len(p.wrap(t("group_caption"), "line", count_w)) * round(p.font(p.px("line")).get_linesize() * 0.92)
+        top = gy - count_h - caption_h - round(3 * u) if p.portrait else gy
+        band = max(round(h * 0.36), h - top + round(3 * u))
+        p.fade(h - band, band)
+        # the group's level: score-sized; on a portrait screen a dial that size would be over half
+        # the width and cover the people, so there its number is verdict-sized
+        level_role = "verdict" if p.portrait else "score"
+        p.gauge(group.level, (gx + radius + 2, gy + radius + 2), radius, number_px=p.px(level_role), role=level_role)
+        y = gy + round(1 * u)
+        if p.portrait:  # caption and count over the dial, the dots beside it
+            caption = p.paragraph(t("group_caption"), "line", MUTED, count_w, x=gx, y=top)
+            p.paragraph(count, count_px, count_colour, count_w, x=gx, y=caption.bottom + round(0.8 * u))
+        else:
+            caption = p.paragraph(t("group_caption"), "line", MUTED, side_w, x=tx, y=y)
+            y = caption.bottom + round(0.8 * u)
+            y = p.paragraph(count, count_px, count_colour, count_w, x=tx, y=y).bottom + round(1.5 * u)
         dot = round(2.6 * u)
         mirror = p.map.mirror if p.map is not None else True
         faces = sorted((f for f in group.faces if f.reading is not None),
@@ -258,7 +287,11 @@ class GroupPainter:
             p.dot((x, y + dot), dot, colour, filled=is_smiling(f.reading.score), width=2)
             x += round(3 * dot)
         if group.chains:
-            p.text(t("group_chains", count=group.chains), round(4.6 * u), MUTED, midleft=(x + dot, y + dot))
+            chains = t("group_chains", count=group.chains)
+            if p.font(p.px("line")).size(chains)[0] <= p.w - (x + dot) - round(3 * u):
+                p.text(chains, "line", MUTED, midleft=(x + dot, y + dot))
+            else:  # no room beside the dots: under them
+                p.paragraph(chains, "line", MUTED, side_w, x=tx, y=y + 2 * dot + round(u))
 
     def _celebrate(self, t: float, p: Painter) -> None:
         """Confetti falls over everything (the meter says "Everybody's smiling!")."""

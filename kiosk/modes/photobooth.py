@@ -15,7 +15,7 @@ import pygame
 
 from kiosk.booth import BoothTrigger, BoothView, Phase, PhotoBooth
 from kiosk.modes.base import SingleFaceMode, Tick
-from kiosk.modes.lobby import paint_attract, paint_mirror
+from kiosk.modes.lobby import card_rect, paint_attract, paint_mirror
 from kiosk.paint import GOLD, INK, MUTED, SHADE, Painter
 from kiosk.text import t
 from kiosk.view import Screen
@@ -26,18 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# What the booth says to the guest (one place, for the translation catalogue).
-WORDS = {
-    "title": "Smile to take a photo",
-    "detail": "the mirror takes it when you smile",
-    "detail_genuine": "the mirror takes it when you really smile \u2014 with your eyes",
-    "armed": "Smile to take a photo",
-    "armed_genuine": "Smile with your eyes to take a photo",
-    "hold": "Hold that smile",
-    "countdown": "Smile!",
-    "rearm": "Relax, then smile again for another",
-    "wait": "Next photo in a moment",
-}
 
 
 class BoothMode(SingleFaceMode):
@@ -95,12 +83,15 @@ class BoothMode(SingleFaceMode):
         if booth is None:
             return
         genuine = self.booth.trigger.require_genuine
-        title, detail = WORDS["title"], WORDS["detail_genuine" if genuine else "detail"]
+        title, detail = t("booth_attract_title"), t("booth_attract_detail_genuine") if genuine else t("booth_attract_detail")
         if view.screen is Screen.REVIEW and booth.photo is not None:
             p.canvas.begin(SHADE)
             p.photo(booth.photo)
             p.fade(round(p.h * 0.64), p.h - round(p.h * 0.64))
-            p.text(booth.caption, round(8 * p.u), INK, midbottom=(p.w // 2, p.h - round(6 * p.u)))
+            step = round(p.font(p.px("line")).get_linesize() * 0.92)
+            lines = len(p.wrap(booth.caption, "line", p.w * 0.9))
+            p.paragraph(booth.caption, "line", INK, p.w * 0.9, x=p.w / 2, y=p.h - round(6 * p.u) - lines * step,
+                        align="center")
         elif view.screen is Screen.ATTRACT and booth.photo is not None:
             p.canvas.begin(SHADE)
             p.photo(booth.photo)  # slideshow of the latest photos
@@ -118,13 +109,13 @@ def hint_line(booth: BoothView, screen: Screen, genuine: bool) -> str:
     if screen is not Screen.MIRROR:
         return ""
     if booth.phase is Phase.BUILDING:
-        return WORDS["hold"]
+        return t("booth_hold")
     if booth.phase in (Phase.ARMED, Phase.COOLDOWN) and booth.rearm:
-        return WORDS["rearm"]
+        return t("booth_rearm")
     if booth.phase is Phase.COOLDOWN:
-        return WORDS["wait"]
+        return t("booth_wait")
     if booth.phase is Phase.ARMED:
-        return WORDS["armed_genuine" if genuine else "armed"]
+        return t("booth_armed_genuine") if genuine else t("booth_armed")
     return ""
 
 
@@ -174,14 +165,19 @@ def _overlay(booth: BoothView, view: "View", p: Painter, genuine: bool) -> None:
 
 
 def _pill(text: str, p: Painter, top: int, colour: tuple[int, int, int]) -> pygame.Rect:
-    """One line of words on a rounded dark pill, centred at the top of the screen."""
+    """The words (a "line", wrapped where the screen is narrow) on a rounded dark pill, centred
+    at the top of the screen."""
     u = p.u
-    px = p.fit_px(text, round(6.5 * u), p.w * 0.86)
-    w, h = p.font(px).size(text)
-    pill = pygame.Rect(0, 0, w + round(5 * u), h + round(2 * u))
+    lines = p.wrap(text, "line", p.w * 0.86)
+    font = p.font(p.px("line"))
+    step = round(font.get_linesize() * 0.92)
+    w = max(font.size(line)[0] for line in lines)
+    h = step * (len(lines) - 1) + font.get_height()
+    pill = pygame.Rect(0, 0, min(p.w, w + round(5 * u)), h + round(2 * u))
     pill.midtop = (p.w // 2, top)
-    p.panel(pill, alpha=200, radius=pill.height // 2)
-    p.text(text, px, colour, shadow=False, center=pill.center)
+    p.panel(pill, alpha=200, radius=min(pill.height // 2, round(4 * u)))
+    for i, line in enumerate(lines):
+        p.text(line, "line", colour, shadow=False, midtop=(pill.centerx, pill.top + round(u) + i * step))
     return pill
 
 
@@ -189,20 +185,30 @@ def _countdown(n: int, view: "View", p: Painter) -> pygame.Rect:
     """The 3-2-1 digit, large, in the free space beside the face, with "Smile!" under it."""
     u = p.u
     px = round(45 * u)
-    word_px = round(7 * u)
+    word_px = p.px("line")
     gw, gh = p.font(px).size(str(n))
-    word_h = p.font(word_px).get_linesize()
+    word_w, word_h = p.font(word_px).size(t("booth_countdown"))
     face = None
     if p.map is not None and view.reading is not None:
         left, top, right, bottom = p.map.box(view.reading.box)
         pad = 0.1 * (right - left)  # the brackets' margin
         face = (left - pad, top - 1.6 * pad, right + pad, bottom + pad)
+    limit = p.h * 0.64 if view.reading is not None else p.h
+    if face is not None:  # the score card beside (or above or below) the face is kept clear too
+        card = card_rect(p, face)
+        if not p.portrait:
+            face = (min(face[0], card.left), card.top, max(face[2], card.right), card.bottom)
+        elif card.top > face[1]:
+            limit = min(limit, card.top)
+        else:
+            face = (card.left, card.top, card.right, face[3])
     margin = 2 * u
-    (cx, cy), scale = countdown_spot(face, (p.w, p.h), (gw + 2 * margin, gh + word_h + 2 * margin),
-                                     p.h * 0.64 if view.reading is not None else p.h)
+    (cx, cy), scale = countdown_spot(face, (p.w, p.h), (max(gw, word_w) + 2 * margin, gh + word_h + 2 * margin),
+                                     limit)
     px = max(round(12 * u), round(px * scale))
     gh = p.font(px).size(str(n))[1]
     digit = p.text(str(n), px, INK, center=(round(cx), round(cy - word_h / 2)))
-    p.text(WORDS["countdown"], word_px, GOLD, midtop=(round(cx), digit.bottom - round(gh * 0.12)))
+    word_x = min(max(cx, word_w / 2 + u), p.w - word_w / 2 - u)  # whole on a narrow screen
+    p.text(t("booth_countdown"), "line", GOLD, midtop=(round(word_x), digit.bottom - round(gh * 0.12)))
     return digit
 
