@@ -23,3 +23,7 @@ def thumbnail(rgb: np.ndarray) -> np.ndarray:
 def change(before: np.ndarray, now: np.ndarray) -> np.ndarray:
     """Per-pixel absolute grey-level change (0-255) between two thumbnails."""
     return np.abs(now - before)
+
+# Where something moved, for the zoom's windows and the LiteRT backend's newcomer search:
+MOVED_BY = 16       # grey levels (0-255) a thumbnail pixel must change by to count as motion
+MOVED_MIN = 2       # thumbnail pixels that must change before a window is chosen by motion

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from core.landmarker import Landmarker, box_of, check_frame
-from core.motion import THUMB, change, thumbnail
+from core.motion import MOVED_BY, MOVED_MIN, THUMB, change, thumbnail
 from core.types import FaceObservation
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,6 @@ FACE_SHARE = 0.33   # the face's width as a share of its window's width
 SHARE_RANGE = (0.22, 0.5)  # outside this the window is resized
 RECENTRE_AT = 0.18  # the face centre this far (share of the window) from the window centre moves it
 MIN_WINDOW = 96     # pixels: the smallest window (a face of ~32 px)
-MOVED_BY = 16       # grey levels (0-255) a thumbnail pixel must change by to count as motion
-MOVED_MIN = 2       # thumbnail pixels that must change before a window is chosen by motion
 
 
 def search_windows(width: int, height: int) -> list[Window]:

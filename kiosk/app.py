@@ -299,7 +299,7 @@ class App:
             "source": self.capture.source_name or status.state,
             "display fps": f"{s.displayed / elapsed:.1f}",
             "scores/s": f"{s.readings / elapsed:.1f}",
-            "inference": f"{self.scheduler.infer_ms:.1f} ms ({backend_of(self.inference.landmarker)})",
+            "inference": f"{self.scheduler.infer_ms:.1f} ms ({backend_of(self.inference.runner.landmarker)})",
             "skipped": f"{st.skipped_busy + st.skipped_rate} ({st.skipped_busy} busy)",
         }
 

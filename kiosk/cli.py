@@ -225,7 +225,8 @@ def check_start(config: Config) -> Path:
     cache = model_cache(config)
     src = config.source
     preflight.check_source(src.spec, cache)
-    sources.check_source(src.spec, width=src.width, height=src.height, fps=src.fps, cache=cache)  # it decodes
+    if src.spec.startswith("video:"):  # a video that never decodes stops the start (images are skipped one by one)
+        sources.check_source(src.spec, width=src.width, height=src.height, fps=src.fps, cache=cache)
     preflight.check_readings(config.run.readings)
     check_overrides(config.text)
     branding_from(config.display)  # a missing or undecodable logo stops here

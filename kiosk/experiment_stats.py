@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from kiosk.experiment import Outcome
 from kiosk.group_stats import StatsMissing
-from kiosk.photos import write_atomically
+from core.safe_io import write_atomically
 
 log = logging.getLogger(__name__)
 

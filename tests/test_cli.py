@@ -113,8 +113,8 @@ def _zero_frame_video(path: Path) -> Path:
 
 
 @pytest.mark.parametrize("source, words", [
-    ("bogus", "unknown source 'bogus'"),
-    ("video:", "unknown source 'video:'"),
+    ("bogus", "source bogus is not a source"),
+    ("video:", "source video: needs a file"),
     ("video:/no/such/clip.mp4", "video file /no/such/clip.mp4 does not exist"),
     ("corrupt", "cannot be decoded"),
     ("empty", "no frame that can be decoded"),

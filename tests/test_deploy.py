@@ -243,7 +243,7 @@ def test_debian_amd64_pc_gets_the_same_steps_without_the_pi_parts(tmp_path: Path
     assert has(steps, "usermod", "video,render,input", "smile-mirror")
     venv = [s for s in steps if "-m venv" in s and "/opt/smile-mirror/venv" in s]
     assert venv and "--system-site-packages" not in venv[0], venv
-    assert has(steps, "pip", "install --no-deps -r", str(REPO / "requirements/mediapipe-1.txt"))
+    assert has(steps, "pip", "install --no-deps --require-hashes -r", str(REPO / "requirements/mediapipe-1.txt"))
     assert not has(steps, "mediapipe-0.10.txt") and not has(steps, "numpy1.txt")
     assert has(steps, "import numpy, mediapipe, cv2, pygame") and not has(steps, "picamera2")
     assert has(steps, "smile-mirror model verify --dir", root + MODEL_DIR)

@@ -14,7 +14,7 @@ import pytest
 
 from core.landmarker import MediapipeLandmarker
 from core.sources import VideoFileSource
-from core.types import SMILE_AT
+from core.types import SMILE_LINE as SMILE_AT
 from kiosk.app import App
 from kiosk.display import RecordingDisplay
 from kiosk.metrics_prom import PrometheusTelemetry, soc_temperature_c, throttled_flags

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.features import face_features
+from core.features import face_features, mouth_hog
 from core.scoring import SmileTracker, load_model
 from core.smoothing import StickyLine
 from core.types import GENUINE_LINE, SMILE_LINE, SmileKind, is_smiling, kind_of, shown_eye, shown_score
@@ -64,8 +64,10 @@ def _at_the_line(series: list, gain: float = 1.0, offset: float = 0.0):
     line (plus `offset`): the same real frame-to-frame noise, on a face that smiles exactly
     enough to sit at 50. `gain` scales the noise for a harsher test."""
     model = load_model()
-    z = np.median([model.logit(face_features(o)) for o in series])
-    return dataclasses.replace(model, weight=model.weight * gain, bias=gain * (model.bias - z) + offset)
+    z = np.median([model.logit(face_features(o), mouth_hog(o) if o.mouth is not None else None) for o in series])
+    main = model.model_for(series[0].mouth)  # the model these frames are scored by
+    shifted = dataclasses.replace(main, weight=main.weight * gain, bias=gain * (main.bias - z) + offset)
+    return dataclasses.replace(model, **{"main" if main is model.main else "without_mouth": shifted})
 
 
 def _flips(series: list, model) -> tuple[int, int, float]:

@@ -29,6 +29,7 @@ from core.backends.geometry import parse_metadata, pose_matrix
 from core.backends.smoothing import LandmarkSmoother
 from core.errors import ModelError
 from core.landmarker import box_of, check_frame
+from core.motion import MOVED_BY, MOVED_MIN, THUMB, thumbnail
 from core.mouth_patch import mouth_patch
 from core.types import FaceObservation
 
@@ -215,8 +216,6 @@ class LiteRTLandmarker:
 
     def _moved_elsewhere(self, rgb: np.ndarray, found: list[tuple[_Track, np.ndarray]]) -> bool:
         """Something changed since the last call away from every tracked face (a newcomer)."""
-        from core.zoom import MOVED_BY, MOVED_MIN, THUMB, thumbnail
-
         thumb, before = thumbnail(rgb), self._thumb
         self._thumb = thumb
         if before is None or before.shape != thumb.shape:

@@ -120,10 +120,12 @@ def hint_line(booth: BoothView, screen: Screen, genuine: bool) -> str:
 
 
 def countdown_spot(face: tuple[float, float, float, float] | None, screen: tuple[int, int],
-                   glyph: tuple[float, float], bottom: float) -> tuple[tuple[float, float], float]:
+                   glyph: tuple[float, float], bottom: float, min_width: float = 0.0
+                   ) -> tuple[tuple[float, float], float]:
     """Where the countdown digit goes and how much to scale it (at most 1): the largest free
     strip beside, above or below the face (screen pixels, left/top/right/bottom), never over
-    it, so the guest's mouth stays in view. `bottom` is where the score panel begins."""
+    it, so the guest's mouth stays in view. `bottom` is where the score panel begins; a strip
+    narrower than `min_width` (the word under the digit, which does not shrink) is not used."""
     w, h = screen
     gw, gh = glyph
     if face is None:
@@ -137,6 +139,8 @@ def countdown_spot(face: tuple[float, float, float, float] | None, screen: tuple
     ]
 
     def fit(s: tuple[float, float, float, float]) -> float:
+        if s[2] - s[0] < min_width:
+            return 0.0
         return min((s[2] - s[0]) / gw, (s[3] - s[1]) / gh, 1.0)
 
     centre_x = (left + right) / 2
@@ -204,9 +208,10 @@ def _countdown(n: int, view: "View", p: Painter) -> pygame.Rect:
             face = (card.left, card.top, card.right, face[3])
     margin = 2 * u
     (cx, cy), scale = countdown_spot(face, (p.w, p.h), (max(gw, word_w) + 2 * margin, gh + word_h + 2 * margin),
-                                     limit)
+                                     limit, min_width=word_w + 2 * margin)
     px = max(round(12 * u), round(px * scale))
     gh = p.font(px).size(str(n))[1]
+    cy = max(cy, gh / 2 + word_h / 2 + u)  # whole on the screen, even where the strip is short
     digit = p.text(str(n), px, INK, center=(round(cx), round(cy - word_h / 2)))
     word_x = min(max(cx, word_w / 2 + u), p.w - word_w / 2 - u)  # whole on a narrow screen
     p.text(t("booth_countdown"), "line", GOLD, midtop=(round(word_x), digit.bottom - round(gh * 0.12)))
