@@ -111,7 +111,8 @@ class Canvas:
     """One screen's worth of drawing through an SDL renderer. With `rotate`, everything is
     composed on a texture of the rotated shape and turned once when presented."""
 
-    CACHE = 768
+    CACHE = 768                   # textures kept at most ...
+    CACHE_BYTES = 24 * 1024 * 1024  # ... and their pixels at most this big (a Pi's GPU shares its RAM)
 
     def __init__(self, renderer: Renderer, size: tuple[int, int], *, rotate: int = 0, software: bool = False) -> None:
         self.renderer = renderer
@@ -123,6 +124,7 @@ class Canvas:
         self.w, self.h = self.size
         self._target = Texture(renderer, self.size, target=True) if rotate else None
         self._sprites: OrderedDict[tuple, Texture] = OrderedDict()
+        self._sprite_bytes = 0
         self._images: dict[str, tuple[tuple[int, int], Texture, object]] = {}
         self._bgra: dict[str, np.ndarray] = {}
         self._out = size
@@ -208,8 +210,10 @@ class Canvas:
         tex = Texture.from_surface(self.renderer, make())
         tex.blend_mode = 1
         self._sprites[key] = tex
-        if len(self._sprites) > self.CACHE:
-            self._sprites.popitem(last=False)
+        self._sprite_bytes += 4 * tex.width * tex.height
+        while len(self._sprites) > 1 and (len(self._sprites) > self.CACHE or self._sprite_bytes > self.CACHE_BYTES):
+            _, old = self._sprites.popitem(last=False)
+            self._sprite_bytes -= 4 * old.width * old.height
         return tex
 
     def draw(self, tex: Texture, dst: pygame.Rect, *, alpha: int = 255, angle: float = 0.0) -> None:
