@@ -130,7 +130,7 @@ def test_every_booth_screen_reads_from_three_metres(astronaut: np.ndarray, mode:
 
     import cv2
 
-    from tests.test_screens import MINIMUM, cap_height
+    from tests.test_screens import assert_readable
 
     out = Path(os.environ.get("SMILE_MIRROR_SHOTS") or tmp_path)
     out.mkdir(parents=True, exist_ok=True)
@@ -143,11 +143,7 @@ def test_every_booth_screen_reads_from_three_metres(astronaut: np.ndarray, mode:
         drawn = [d for d in renderer.painter.drawn if d.role != "operator"]
         if name != "flash":
             assert drawn, f"{name}: no visitor text"
-        for d in drawn:
-            share = cap_height(renderer.painter, d.px, d.text) / size[1]
-            assert share >= MINIMUM[d.role] - 1e-9, f"{name}: {d.text!r} ({d.role}) is {share:.1%} of the height"
-            assert d.rect.left >= 0 and d.rect.right <= size[0] and d.rect.top >= 0 and d.rect.bottom <= size[1], \
-                f"{name}: {d.text!r} leaves the screen at {d.rect}"
+        assert_readable(name, drawn, renderer.painter, size)
         words = " ".join(d.text for d in drawn)
         if name == "hold":
             assert t("booth_hold") in words

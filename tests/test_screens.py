@@ -49,6 +49,15 @@ def cap_height(painter: Painter, px: int, text: str) -> int:
     return painter.font(px).render(sample, True, (255, 255, 255)).get_bounding_rect().height
 
 
+def assert_readable(name: str, drawn: list, painter: Painter, size: tuple[int, int]) -> None:
+    """Every visitor line drawn on screen `name` is tall enough for its role and whole on the screen."""
+    for d in drawn:
+        share = cap_height(painter, d.px, d.text) / size[1]
+        assert share >= MINIMUM[d.role] - 1e-9, f"{name}: {d.text!r} ({d.role}) is {share:.1%} of the height"
+        assert d.rect.left >= 0 and d.rect.right <= size[0] and d.rect.top >= 0 and d.rect.bottom <= size[1], \
+            f"{name}: {d.text!r} leaves the screen at {d.rect}"
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_every_lobby_screen_reads_from_three_metres(astronaut: np.ndarray, size, tmp_path: Path) -> None:
     frame = cv2.resize(astronaut, (640, 480))
@@ -59,11 +68,7 @@ def test_every_lobby_screen_reads_from_three_metres(astronaut: np.ndarray, size,
         display.save(tmp_path / f"{name}-{size[0]}x{size[1]}.png")
         drawn = [d for d in renderer.painter.drawn if d.role != "operator"]
         assert drawn, f"{name}: no visitor text at all"
-        for d in drawn:
-            share = cap_height(renderer.painter, d.px, d.text) / size[1]
-            assert share >= MINIMUM[d.role] - 1e-9, f"{name}: {d.text!r} ({d.role}) is {share:.1%} of the height"
-            assert d.rect.left >= 0 and d.rect.right <= size[0] and d.rect.top >= 0 and d.rect.bottom <= size[1], \
-                f"{name}: {d.text!r} leaves the screen at {d.rect}"
+        assert_readable(name, drawn, renderer.painter, size)
         if name.startswith("mirror"):
             words = " ".join(d.text for d in drawn)
             assert kind_label(view.reading.kind).split()[0] in words and str(shown_score(view.reading.score)) in words
