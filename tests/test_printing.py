@@ -181,3 +181,42 @@ def test_a_stopped_queue_shows_a_calm_notice_and_the_booth_goes_on(cups, monkeyp
         subprocess.run(["cupsenable", QUEUE], env=cups, timeout=30)
         booth.close()
         takeaway.close()
+
+
+@needs_cups
+def test_ask_mode_prints_on_the_gpio_button_once(cups, monkeypatch, tmp_path: Path, astronaut: np.ndarray) -> None:
+    from gpiozero.pins.mock import MockFactory
+
+    from kiosk.buttons import BoothButtons
+
+    monkeypatch.setenv("CUPS_SERVER", cups["CUPS_SERVER"])
+    factory = MockFactory()
+    buttons = BoothButtons(print_pin=17, pin_factory=factory)
+    printer = Printer(QUEUE)
+    booth = PhotoBooth(BoothTrigger(hold_ms=0, review_ms=60_000), PhotoStore(tmp_path), slideshow=False)
+    takeaway = Takeaway(printer=printer, print_mode="ask", buttons=buttons)
+    pdf = None
+    try:
+        run_booth(booth, takeaway, astronaut, steps=60)
+        assert booth.saved and not printer.jobs, "ask mode waits for a press"
+        view = takeaway.step(booth, booth.step(700.0, SMILE, astronaut, Camera(astronaut)), 700.0)
+        assert view.print_offer
+        factory.pin(17).drive_low()  # the arcade button closes to ground
+        time.sleep(0.1)
+        factory.pin(17).drive_high()
+        view = takeaway.step(booth, booth.step(710.0, SMILE, astronaut, Camera(astronaut)), 710.0)
+        assert not view.print_offer
+        takeaway.pressed()  # a tap after that: still one print of this photo
+        takeaway.step(booth, booth.step(720.0, SMILE, astronaut, Camera(astronaut)), 720.0)
+        for _ in range(200):
+            if printer.jobs:
+                break
+            time.sleep(0.1)
+        pdf = pdf_out(booth.saved[0].stem)
+        assert len(printer.jobs) == 1
+    finally:
+        booth.close()
+        takeaway.close()
+        factory.reset()
+        if pdf is not None:
+            pdf.unlink(missing_ok=True)
