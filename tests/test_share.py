@@ -203,3 +203,22 @@ def test_a_real_browser_shows_the_photo_page(shared, tmp_path: Path) -> None:
     assert img[150:510, 20:390].std() > 40, "the photo is shown (a picture, not a flat box)"
     gold = np.all(np.abs(img.astype(int) - (50, 182, 242)) < 30, axis=2)
     assert gold.sum() > 2000, "the Download button is there"
+
+
+def test_the_booth_builds_its_takeaway_from_the_config(tmp_path: Path) -> None:
+    from core.config import Config
+    from core.errors import ConfigError
+
+    base = Config().replace({"run.mode": "photobooth", "run.state_dir": str(tmp_path)})
+    assert BoothMode.from_config(base).takeaway is None, "off by default: nothing listens, nothing prints"
+    on = base.replace({"booth.share": True, "booth.share_port": 18777, "booth.event_text": "Gala"})
+    mode = BoothMode.from_config(on)
+    try:
+        assert mode.takeaway is not None and mode.takeaway.sharing.server.port == 18777
+        assert get(18777, "/") == (404, b"Not found\n")
+    finally:
+        mode.close()
+    with pytest.raises(ConfigError, match="booth.printer"):
+        BoothMode.from_config(base.replace({"booth.print": "auto"}))
+    with pytest.raises(ConfigError):
+        base.replace({"booth.print": "sometimes"})
