@@ -452,6 +452,7 @@ uninstall() {
     fi
     run rm -f "$ROOT$UNIT_DIR/$APP.service" "$ROOT$USER_UNIT_DIR/$APP-desktop.service" \
         "$ROOT$AUTOSTART_DIR/smile-mirror.desktop"
+    run rm -f "$ROOT$UNIT_DIR/$APP.service.d/share.conf"
     sctl daemon-reload
     restore_getty
     run rm -rf "$ROOT$PREFIX"
