@@ -141,13 +141,17 @@ def paint_takeaway(booth: BoothView, p: Painter) -> None:
         side = round(min(p.w, p.h) * 0.30)
         tex = p.canvas.sprite(("qr", booth.share_url, side), lambda: qr_surface(booth.share_url, side))
         box = pygame.Rect(0, 0, tex.width, tex.height)
-        box.bottomright = (p.w - round(3 * u), p.h - round(3 * u))
+        if p.h > p.w:  # portrait: centred above the caption
+            box.midbottom = (p.w // 2, p.h - round(18 * u))
+        else:
+            box.bottomright = (p.w - round(3 * u), p.h - round(3 * u))
         p.canvas.draw(tex, box)
         p.text("Scan for your photo", round(3.6 * u), INK, midbottom=(box.centerx, box.top - round(1 * u)))
     if booth.print_offer:
         px = round(5 * u)
         w, h = p.font(px).size("Print")
         pill = pygame.Rect(0, 0, w + round(8 * u), h + round(3 * u))
-        pill.bottomleft = (round(3 * u), p.h - round(3 * u))
+        # beside the QR code, clear of the caption (which portrait screens have below it)
+        pill.bottomleft = (round(3 * u), p.h - round((18 if p.h > p.w else 3) * u))
         p.panel(pill, colour=GOLD, alpha=255, radius=pill.height // 2)
         p.text("Print", px, SHADE, shadow=False, center=pill.center)
