@@ -116,6 +116,21 @@ class BoothConfig:
     quota_mb: float = _opt(0.0, "delete the oldest photos beyond this many MB (0: keep all)", lo=0.0, hi=1e9)
     min_free_mb: float = _opt(50.0, "never fill the disk beyond this much free space", lo=0.0, hi=1e9)
     slideshow: bool = _opt(True, "show the latest photos while nobody is there")
+    event_text: str = _opt("", "the event's words on the share page and the prints (empty: none)")
+    logo: str = _opt("", "the event's logo (PNG or JPEG) on the share page and the prints (empty: none)")
+    share: bool = _opt(False, "show a QR code that opens the photo on the booth's own web server "
+                              "(the installer then opens share_port in the kiosk's sandbox)")
+    share_host: str = _opt("127.0.0.1", "the one address the share server listens on (the Pi's address "
+                                        "on the venue's network or its hotspot, e.g. 10.42.0.1)")
+    share_port: int = _opt(8080, "the share server's port", lo=1024, hi=65535)
+    share_url: str = _opt("", "the address in the QR code, e.g. http://10.42.0.1:8080 "
+                              "(empty: http://share_host:share_port)")
+    share_hours: float = _opt(24.0, "how long a photo's link works", lo=0.1, hi=24.0 * 90)
+    print: str = _opt("off", "print photos through CUPS: off, ask (Print on the review screen) or auto",
+                      choices=("off", "ask", "auto"))
+    printer: str = _opt("", "the CUPS queue to print on (see lpstat -p); needed when print is not off")
+    print_pin: int = _opt(0, "GPIO (BCM) pin of a Print button, wired to ground (0: none)", lo=0, hi=27)
+    photo_pin: int = _opt(0, "GPIO (BCM) pin of a button that takes a photo without a smile (0: none)", lo=0, hi=27)
 
 
 @dataclass(frozen=True, slots=True)

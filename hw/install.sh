@@ -409,6 +409,7 @@ install_units() {
     fi
     run rm -f "$ROOT$USER_UNIT_DIR/$APP-desktop.service" "$ROOT$AUTOSTART_DIR/smile-mirror.desktop"
     console_blank_off
+    write_share_dropin
     sctl daemon-reload
     sctl enable "$APP.service"
     if [[ -z $ROOT ]] && systemctl is-enabled --quiet display-manager.service 2>/dev/null; then
@@ -418,6 +419,51 @@ install_units() {
         sctl restart "$APP.service"
     else
         say "the mirror starts at the next boot, or now with: sudo systemctl start $APP"
+    fi
+}
+
+# booth.share = true in the config: a drop-in opens exactly the share server's TCP port in the
+# console kiosk's sandbox (otherwise PrivateNetwork/IPAddressDeny keep it off every network).
+share_port_of() {
+    [[ -f $1 ]] || return 0
+    "$PYTHON" - "$1" <<'PY' 2>/dev/null || true
+import sys, tomllib
+booth = tomllib.load(open(sys.argv[1], "rb")).get("booth", {})
+if booth.get("share") is True:
+    print(int(booth.get("share_port", 8080)))
+PY
+}
+
+share_dropin_text() {
+    cat <<EOF
+# Written by hw/install.sh because booth.share = true in $CONF: the photo booth's
+# share server (guests' phones fetch their photo) listens on TCP port $1; nothing else changes.
+# Re-run the installer after changing booth.share or booth.share_port.
+[Service]
+# The share server needs the real network, not the kiosk's private one: the phones are on it.
+PrivateNetwork=no
+RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6
+# Only this machine, the venue's private networks and the Pi's own hotspot may talk to it.
+IPAddressDeny=any
+IPAddressAllow=localhost link-local 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7
+# Exactly one port may be bound: the share server's.
+SocketBindAllow=tcp:$1
+SocketBindDeny=any
+EOF
+}
+
+write_share_dropin() {
+    local dir="$ROOT$UNIT_DIR/$APP.service.d" port
+    port="$(share_port_of "$ROOT$CONF")"
+    if [[ -z $port ]]; then
+        run rm -f "$dir/share.conf"
+        return
+    fi
+    say "photo sharing on: TCP port $port opened in the kiosk's sandbox ($dir/share.conf)"
+    run install -d -m 0755 "$dir"
+    if [[ $DRY_RUN -eq 0 ]]; then
+        share_dropin_text "$port" >"$dir/share.conf"
+        chmod 0644 "$dir/share.conf"
     fi
 }
 
@@ -437,6 +483,7 @@ uninstall() {
     fi
     run rm -f "$ROOT$UNIT_DIR/$APP.service" "$ROOT$USER_UNIT_DIR/$APP-desktop.service" \
         "$ROOT$AUTOSTART_DIR/smile-mirror.desktop"
+    run rm -f "$ROOT$UNIT_DIR/$APP.service.d/share.conf"
     sctl daemon-reload
     restore_getty
     run rm -rf "$ROOT$PREFIX"

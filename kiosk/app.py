@@ -26,7 +26,7 @@ from core.sources.base import FrameSource
 from core.types import SmileReading, reading_record as fields_of
 from core.backends import backend_of
 from core.landmarker import Landmarker
-from kiosk.display import QUIT, TOGGLE_DIAGNOSTICS
+from kiosk.display import PRESS, QUIT, TOGGLE_DIAGNOSTICS
 from kiosk.modes.base import Mode, Tick
 from kiosk.render import Renderer
 from kiosk.states import KioskStates
@@ -158,6 +158,8 @@ class App:
                 self._stop.set()
             elif event == TOGGLE_DIAGNOSTICS:
                 self.diagnostics = not self.diagnostics
+            elif event == PRESS and (pressed := getattr(self.mode, "pressed", None)) is not None:
+                pressed()  # a mode that offers something to press (the booth's Print)
         got = self.capture.next_frame(last_index, timeout_s=0.1 if self.capture.live else 0.5)
         now = now_ms()
         if got is not None:

@@ -129,6 +129,12 @@ class BoothTrigger:
             self._enter(Phase.ARMED, now_ms)
         return BoothStatus(self.phase)
 
+    def shoot_now(self, now_ms: float) -> None:
+        """A button asked for a photo without a smile: shoot at the next step (not mid-photo)."""
+        if self.phase in (Phase.ARMED, Phase.BUILDING):
+            self._needs_rearm = False
+            self._enter(Phase.CAPTURE, now_ms)
+
     def restart_review(self, now_ms: float) -> None:
         """The photo has arrived: show it for the whole review time from now."""
         if self.phase is Phase.REVIEW:
@@ -150,6 +156,8 @@ class BoothView:
     caption: str = ""
     notice: str = ""
     rearm: bool = False                # the next photo waits for the guest's smile to end
+    share_url: str = ""                # the QR code's link to this photo (sharing on)
+    print_offer: bool = False          # the review screen offers Print (print = "ask")
 
 
 class StillCamera(Protocol):

@@ -30,6 +30,7 @@ class DisplayError(SmileMirrorError, RuntimeError):
 
 
 QUIT, TOGGLE_DIAGNOSTICS = "quit", "diagnostics"
+PRESS = "press"  # a tap, a click or the p key: the photo booth's Print
 
 
 def resolve_mode(mode: str) -> str:
@@ -66,6 +67,10 @@ class _Base:
                     out.append(QUIT)
                 elif event.key == pygame.K_d:
                     out.append(TOGGLE_DIAGNOSTICS)
+                elif event.key in (pygame.K_p, pygame.K_RETURN, pygame.K_SPACE):
+                    out.append(PRESS)
+            elif event.type in (pygame.MOUSEBUTTONDOWN, pygame.FINGERDOWN):
+                out.append(PRESS)
         return out
 
     def present(self) -> None:

@@ -18,6 +18,7 @@ from kiosk.modes.base import SingleFaceMode, Tick
 from kiosk.modes.lobby import card_rect, paint_attract, paint_mirror
 from kiosk.paint import GOLD, INK, MUTED, SHADE, Painter
 from kiosk.text import t
+from kiosk.takeaway import Takeaway
 from kiosk.view import Screen
 
 if TYPE_CHECKING:
@@ -31,9 +32,10 @@ log = logging.getLogger(__name__)
 class BoothMode(SingleFaceMode):
     name: ClassVar[str] = "photobooth"
 
-    def __init__(self, booth: PhotoBooth) -> None:
+    def __init__(self, booth: PhotoBooth, takeaway: "Takeaway | None" = None) -> None:
         super().__init__()
         self.booth = booth
+        self.takeaway = takeaway  # QR code and prints, when configured
         self._view: BoothView | None = None
 
     @classmethod
@@ -47,15 +49,20 @@ class BoothMode(SingleFaceMode):
         log.info("photo booth: photos go to %s", folder / "photos")
         trigger = BoothTrigger(sensitivity=b.sensitivity, require_genuine=b.genuine_only, hold_ms=b.hold_ms,
                                countdown_s=b.countdown, review_ms=b.review_s * 1000, cooldown_ms=b.cooldown_s * 1000)
-        return cls(PhotoBooth(trigger, PhotoStore(folder, quota_mb=b.quota_mb, min_free_mb=b.min_free_mb),
-                              slideshow=b.slideshow))
+        booth = PhotoBooth(trigger, PhotoStore(folder, quota_mb=b.quota_mb, min_free_mb=b.min_free_mb),
+                           slideshow=b.slideshow)
+        return cls(booth, Takeaway.from_config(config, folder))
 
     def step(self, tick: Tick) -> Screen:
         """The booth's own screens win over the mirror's."""
         screen = tick.screen
         live = screen in (Screen.MIRROR, Screen.ATTRACT)
         preview = tick.frame.rgb if tick.frame is not None else None
+        if self.takeaway is not None:
+            self.takeaway.before_step(self.booth, tick.now_ms)
         view = self.booth.step(tick.now_ms, tick.reading if live else None, preview, tick.camera)
+        if self.takeaway is not None:
+            view = self.takeaway.step(self.booth, view, tick.now_ms)
         if view.photo is not None:
             screen = Screen.REVIEW
         elif screen is Screen.ATTRACT and (slide := self.booth.slide(tick.now_ms)) is not None:
@@ -75,8 +82,15 @@ class BoothMode(SingleFaceMode):
         v = self._view
         return v is not None and (v.flash > 0 or v.phase in (Phase.BUILDING, Phase.COUNTDOWN, Phase.REVIEW))
 
+    def pressed(self) -> None:
+        """A tap, click or key on the review screen: Print, when offered."""
+        if self.takeaway is not None:
+            self.takeaway.pressed()
+
     def close(self) -> None:
         self.booth.close()  # a photo already shot is saved before we go
+        if self.takeaway is not None:
+            self.takeaway.close()
 
     def paint(self, view: "View", p: Painter) -> None:
         booth: BoothView | None = view.mode
@@ -92,6 +106,7 @@ class BoothMode(SingleFaceMode):
             lines = len(p.wrap(booth.caption, "line", p.w * 0.9))
             p.paragraph(booth.caption, "line", INK, p.w * 0.9, x=p.w / 2, y=p.h - round(6 * p.u) - lines * step,
                         align="center")
+            paint_takeaway(booth, p)
         elif view.screen is Screen.ATTRACT and booth.photo is not None:
             p.canvas.begin(SHADE)
             p.photo(booth.photo)  # slideshow of the latest photos
@@ -217,3 +232,28 @@ def _countdown(n: int, view: "View", p: Painter) -> pygame.Rect:
     p.text(t("booth_countdown"), "line", GOLD, midtop=(round(word_x), digit.bottom - round(gh * 0.12)))
     return digit
 
+
+def paint_takeaway(booth: BoothView, p: Painter) -> None:
+    """The review screen's QR code (bottom right, on a white card so phones read it) and the
+    Print offer. The QR is made once per link and kept as a sprite."""
+    u = p.u
+    if booth.share_url:
+        from kiosk.share import qr_surface
+
+        side = round(min(p.w, p.h) * 0.30)
+        tex = p.canvas.sprite(("qr", booth.share_url, side), lambda: qr_surface(booth.share_url, side))
+        box = pygame.Rect(0, 0, tex.width, tex.height)
+        if p.h > p.w:  # portrait: centred above the caption
+            box.midbottom = (p.w // 2, p.h - round(18 * u))
+        else:
+            box.bottomright = (p.w - round(3 * u), p.h - round(3 * u))
+        p.canvas.draw(tex, box)
+        p.text("Scan for your photo", "line", INK, midbottom=(box.centerx, box.top - round(1 * u)))
+    if booth.print_offer:
+        px = round(5 * u)
+        w, h = p.font(px).size("Print")
+        pill = pygame.Rect(0, 0, w + round(8 * u), h + round(3 * u))
+        # beside the QR code, clear of the caption (which portrait screens have below it)
+        pill.bottomleft = (round(3 * u), p.h - round((18 if p.h > p.w else 3) * u))
+        p.panel(pill, colour=GOLD, alpha=255, radius=pill.height // 2)
+        p.text("Print", px, SHADE, shadow=False, center=pill.center)

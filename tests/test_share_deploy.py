@@ -1,0 +1,57 @@
+"""The installer's share drop-in: with booth.share = true the kiosk's sandbox opens exactly the
+share port and nothing more; `systemd-analyze security` of the unit with it stays <= 1.5."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.test_deploy import CONSOLE_UNIT, INSTALL, directives, offline_security_supported, unit_with_stub_exec
+
+
+def install_step(tmp_path: Path, config: str, step: str = "write_share_dropin") -> tuple[Path, str]:
+    root = tmp_path / "root"
+    (root / "etc/smile-mirror").mkdir(parents=True, exist_ok=True)
+    (root / "etc/smile-mirror/config.toml").write_text(config)
+    done = subprocess.run(["bash", "-c", f'source "{INSTALL}"; ROOT="{root}"; DRY_RUN=0; {step}'],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return root / "etc/systemd/system/smile-mirror.service.d/share.conf", done.stdout
+
+
+def test_sharing_off_writes_no_drop_in(tmp_path: Path) -> None:
+    dropin, _ = install_step(tmp_path, "[booth]\nshare = false\nshare_port = 8080\n")
+    assert not dropin.exists()
+    dropin, _ = install_step(tmp_path, "[run]\nmode = \"photobooth\"\n")
+    assert not dropin.exists()
+
+
+def test_sharing_on_opens_exactly_its_port_and_off_again_removes_it(tmp_path: Path) -> None:
+    dropin, out = install_step(tmp_path, "[booth]\nshare = true\nshare_port = 8765\n")
+    d = directives(dropin)
+    assert d["PrivateNetwork"] == ["no"] and d["SocketBindAllow"] == ["tcp:8765"] and d["SocketBindDeny"] == ["any"]
+    assert d["IPAddressDeny"] == ["any"] and "0.0.0.0/0" not in " ".join(d["IPAddressAllow"])
+    assert "AF_INET" in d["RestrictAddressFamilies"][0] and "8765" in out
+    dropin, _ = install_step(tmp_path, "[booth]\nshare = false\n")
+    assert not dropin.exists(), "turning sharing off closes the port again at the next install"
+
+
+@pytest.mark.skipif(not offline_security_supported(),
+                    reason="needs systemd-analyze >= 250 for `security --offline` (Debian package: systemd)")
+def test_the_unit_with_the_share_drop_in_stays_at_most_1_5(tmp_path: Path) -> None:
+    dropin, _ = install_step(tmp_path, "[booth]\nshare = true\nshare_port = 8080\n")
+    unit = unit_with_stub_exec(CONSOLE_UNIT, tmp_path)
+    # the drop-in's [Service] lines after the unit's, as systemd merges them
+    merged = unit.read_text().replace("[Install]", dropin.read_text().split("[Service]", 1)[1] + "\n[Install]")
+    unit.write_text(merged)
+    done = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager", str(unit)],
+                          capture_output=True, text=True, timeout=60)
+    found = re.search(r"Overall exposure level for \S+: ([0-9.]+)", done.stdout)
+    assert found, done.stdout + done.stderr
+    assert "PrivateNetwork=no" in merged
+    assert float(found.group(1)) <= 1.5, done.stdout
+    verify = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    assert "share" not in verify.stderr.lower() and "Unknown key" not in verify.stderr, verify.stderr
