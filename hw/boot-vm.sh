@@ -41,7 +41,12 @@ readonly PACKAGES=(
 )
 readonly IMAGE_FORMAT=1  # bump when the way the image is made changes
 readonly SETUPTOOLS='setuptools>=64'  # pyproject.toml's build backend, for `pip install SRC`
-readonly PY_PLATFORMS=(--platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64)
+# Every manylinux tag the guest's glibc (2.36) accepts, newest first: pip does not widen a
+# --platform to the older glibcs, and some locked wheels (ai-edge-litert) are tagged 2_27 only.
+PY_PLATFORMS=()
+for glibc in $(seq 36 -1 17); do PY_PLATFORMS+=(--platform "manylinux_2_${glibc}_x86_64"); done
+PY_PLATFORMS+=(--platform manylinux2014_x86_64)
+readonly PY_PLATFORMS
 # shellcheck source=hw/lock-choice.sh
 . "$SRC/hw/lock-choice.sh"
 LOCK="$(smile_mirror_lock amd64 "" no)"  # the lock the installer picks on a PC, by the same rule

@@ -37,6 +37,7 @@ readonly GROUPS_WANTED=(video render input)
 readonly APT_PACKAGES=(
     python3-picamera2  # libcamera + picamera2 (+ python3-simplejpeg), not on PyPI for the Pi
     python3-venv       # the venv, with pip through ensurepip
+    python3-lgpio      # gpiozero's pin factory on a Pi 5 (the booth's buttons); not on PyPI as a wheel
     libegl1 libgles2   # libmediapipe.so links libEGL.so.1 and libGLESv2.so.2
     libgbm1 libdrm2    # SDL's kmsdrm driver (inside the pygame wheel) loads them at run time
     ca-certificates    # the model download over https
@@ -348,7 +349,9 @@ network_dropin() {
         kind=(--desktop)
     fi
     if [[ $DRY_RUN -eq 1 ]]; then
-        printf '+ %q config network %s%q > %q\n' "$ROOT$VENV/bin/smile-mirror" "${kind[*]/%/ }" "$ROOT$CONF" "$dropin"
+        # What runs, without the redirect: its output (none with the exporters off) becomes the drop-in.
+        printf '+ %q config network %s%q\n' "$ROOT$VENV/bin/smile-mirror" "${kind[*]/%/ }" "$ROOT$CONF"
+        printf '# its output, if any, is written to %s; with none, that file is removed\n' "$dropin"
         return 0
     fi
     text="$("$ROOT$VENV/bin/smile-mirror" config network "${kind[@]}" "$ROOT$CONF")" ||
@@ -410,6 +413,7 @@ install_units() {
     run rm -f "$ROOT$USER_UNIT_DIR/$APP-desktop.service" "$ROOT$AUTOSTART_DIR/smile-mirror.desktop"
     console_blank_off
     write_share_dropin
+    write_gpio_dropin
     sctl daemon-reload
     sctl enable "$APP.service"
     if [[ -z $ROOT ]] && systemctl is-enabled --quiet display-manager.service 2>/dev/null; then
@@ -467,6 +471,51 @@ write_share_dropin() {
     fi
 }
 
+# booth.print_pin / booth.photo_pin in the config: the console kiosk's device policy admits the
+# GPIO character devices (gpiozero reads the buttons through /dev/gpiochip*), the gpio group that
+# owns them on Raspberry Pi OS joins the unit's groups, and lgpio (gpiozero's pin factory on a
+# Pi 5) gets a writable folder for its notification pipes (it makes them in its working
+# directory otherwise: gpiozero#1106).
+button_pins_of() {
+    [[ -f $1 ]] || return 0
+    "$PYTHON" - "$1" <<'PY' 2>/dev/null || true
+import sys, tomllib
+booth = tomllib.load(open(sys.argv[1], "rb")).get("booth", {})
+pins = [int(booth.get(k, 0) or 0) for k in ("print_pin", "photo_pin")]
+print(" ".join(f"GPIO{p}" for p in pins if p))
+PY
+}
+
+gpio_dropin_text() {
+    cat <<EOF
+# Written by hw/install.sh because $CONF names booth buttons ($1).
+# Re-run the installer after changing booth.print_pin or booth.photo_pin.
+[Service]
+DeviceAllow=char-gpiochip rw
+Environment=LG_WD=%S/smile-mirror
+EOF
+    if grep -q '^gpio:' "$ROOT/etc/group" 2>/dev/null; then
+        printf 'SupplementaryGroups=gpio\n'
+    else
+        printf '# no gpio group on this system: /dev/gpiochip* must be readable by %s some other way\n' "$SVC_USER"
+    fi
+}
+
+write_gpio_dropin() {
+    local dir="$ROOT$UNIT_DIR/$APP.service.d" pins
+    pins="$(button_pins_of "$ROOT$CONF")"
+    if [[ -z $pins ]]; then
+        run rm -f "$dir/gpio.conf"
+        return
+    fi
+    say "booth buttons on ($pins): the kiosk's sandbox admits /dev/gpiochip* ($dir/gpio.conf)"
+    run install -d -m 0755 "$dir"
+    if [[ $DRY_RUN -eq 0 ]]; then
+        gpio_dropin_text "$pins" >"$dir/gpio.conf"
+        chmod 0644 "$dir/gpio.conf"
+    fi
+}
+
 # Give tty1 its login prompt back (the console unit's Conflicts= stopped it; at boot systemd
 # drops the getty's start job in favour of the conflicting kiosk, so it stays enabled).
 restore_getty() {
@@ -483,7 +532,7 @@ uninstall() {
     fi
     run rm -f "$ROOT$UNIT_DIR/$APP.service" "$ROOT$USER_UNIT_DIR/$APP-desktop.service" \
         "$ROOT$AUTOSTART_DIR/smile-mirror.desktop"
-    run rm -f "$ROOT$UNIT_DIR/$APP.service.d/share.conf"
+    run rm -f "$ROOT$UNIT_DIR/$APP.service.d/share.conf" "$ROOT$UNIT_DIR/$APP.service.d/gpio.conf"
     sctl daemon-reload
     restore_getty
     run rm -rf "$ROOT$PREFIX"

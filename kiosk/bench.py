@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,12 @@ GROUP_MODES = ("group", "group-fixed")
 # `--exporters`: `pipeline` beside `exporters` (the same loop with Prometheus, scraped once a
 # second, and MQTT to a real local Mosquitto, publishing once a second), interleaved twice.
 EXPORTER_MODES = ("pipeline", "exporters")
+# `--share`: photo booth mode with the share server off against on, while a "phone" fetches every
+# shared photo's page and JPEG once a second (as guests' phones do), interleaved twice.
+SHARE_MODES = ("booth", "booth-share")
+# Each side-by-side comparison: its two modes and what the second adds.
+PAIRS = {"exporters": (EXPORTER_MODES, "Prometheus scraped every second, MQTT to Mosquitto on loopback"),
+         "share": (SHARE_MODES, "the share server on, a phone fetching every shared page and photo each second")}
 COLUMNS = ("displayed_fps", "scores_per_s", "cpu_ms_per_displayed_frame", "cpu_ms_per_scored_frame",
            "pure_inference_ms", "latency_p50_ms", "latency_p95_ms", "frames_skipped", "peak_rss_mb", "cpu_share")
 
@@ -106,6 +113,8 @@ def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, widt
     scraper = None
     if mode == "exporters":
         config, scraper = _exporters_on(config)
+    if mode in SHARE_MODES:
+        config, scraper = _booth_on(config, share=mode == "booth-share")
     landmarker, group_mode = None, None
     if mode in GROUP_MODES:
         from kiosk.group import Group
@@ -129,6 +138,9 @@ def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, widt
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
     s, st = app.stats, app.scheduler.stats
     lat = np.array(s.latencies_ms) if s.latencies_ms else np.array([np.nan])
+    extra = _extra_counts(mode, config)
+    if mode in SHARE_MODES:
+        shutil.rmtree(config.run.state_dir, ignore_errors=True)
     return {
         "mode": mode, "frames": s.displayed, "scored": s.readings, "cpu_s": cpu, "wall_s": wall,
         "displayed_fps": s.displayed / wall, "scores_per_s": s.readings / wall,
@@ -137,7 +149,23 @@ def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, widt
         "frames_skipped": st.skipped_busy + st.skipped_rate, "peak_rss_mb": _peak_rss_mb(),
         "cpu_share": cpu / wall, "frame_size": list(frame_size), "screen": list(screen),
         "present_cpu_ms_per_frame": 1000 * display.present_cpu_s / max(1, s.displayed),
+        "extra": extra,
     }
+
+
+def _extra_counts(mode: str, config) -> dict[str, int]:
+    """What a paired mode did besides drawing: photos taken, pages served (so a figure without them
+    is visibly not the comparison it claims)."""
+    if mode not in SHARE_MODES:
+        return {}
+    state = Path(config.run.state_dir)
+    photos = sum(1 for _ in state.rglob("*.jpg"))
+    tokens = 0
+    try:
+        tokens = len(json.loads((state / "share-tokens.json").read_text()))
+    except (OSError, ValueError):
+        pass
+    return {"photos": photos, "shared": tokens}
 
 
 class EveryFrame(Scheduler):
@@ -251,6 +279,41 @@ def _exporters_on(config):
     return config.replace(overrides), threading.Thread(target=scrape, daemon=True)
 
 
+def _booth_on(config, *, share: bool):
+    """Photo booth mode taking photos into a temporary folder; with `share`, the share server on
+    a free loopback port and a thread that fetches every shared page and photo once a second."""
+    import json as json_
+    import socket
+    import threading
+    import urllib.request
+
+    state = Path(tempfile.mkdtemp(prefix="smile-bench-booth-"))
+    overrides: dict[str, Any] = {"run.mode": "photobooth", "run.state_dir": str(state), "booth.countdown": 0,
+                                 "booth.review_s": 1.0, "booth.cooldown_s": 0.5}
+    if not share:
+        return config.replace(overrides), None
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    overrides.update({"booth.share": True, "booth.share_host": "127.0.0.1", "booth.share_port": port})
+
+    def phone() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                tokens = json_.loads((state / "share-tokens.json").read_text())
+            except (OSError, ValueError):
+                continue
+            for token in tokens:
+                for path in ("", "/photo.jpg"):
+                    try:
+                        urllib.request.urlopen(f"http://127.0.0.1:{port}/p/{token}{path}", timeout=2).read()
+                    except OSError:
+                        pass
+
+    return config.replace(overrides), threading.Thread(target=phone, daemon=True)
+
+
 def _mosquitto(tmp: Path):
     """A local broker for `--exporters` (None where mosquitto is not installed)."""
     import shutil
@@ -269,19 +332,20 @@ def _mosquitto(tmp: Path):
     return proc, port
 
 
-def run_exporter_bench(*, video: Path | None, model: Path, cache: Path | None, frames: int, pace: bool,
-                       cpus: str | None, width: int, height: int, screen: tuple[int, int], out=sys.stdout,
-                       as_json: bool = False) -> int:
-    """CPU per displayed frame with both exporters on against off, side by side, A B A B."""
+def run_pair_bench(pair: str, *, video: Path | None, model: Path, cache: Path | None, frames: int, pace: bool,
+                   cpus: str | None, width: int, height: int, screen: tuple[int, int], out=sys.stdout,
+                   as_json: bool = False) -> int:
+    """CPU per displayed frame of one of PAIRS, without against with, side by side, A B A B."""
+    modes, what = PAIRS[pair]
     with tempfile.TemporaryDirectory(prefix="smile-bench-") as tmp:
         small = video or make_bench_video(Path(tmp) / f"face-{width}x{height}.avi", cache, size=(width, height))
-        broker, port = _mosquitto(Path(tmp))
+        broker, port = _mosquitto(Path(tmp)) if pair == "exporters" else (None, None)
         if port:
             os.environ["SMILE_BENCH_MQTT_PORT"] = str(port)
         try:
-            runs = {m: [] for m in EXPORTER_MODES}
+            runs: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
             for _ in range(2):
-                for mode in EXPORTER_MODES:
+                for mode in modes:
                     runs[mode].append(_spawn(mode, small, model, frames, pace, cpus, width, height, screen))
         finally:
             os.environ.pop("SMILE_BENCH_MQTT_PORT", None)
@@ -291,20 +355,35 @@ def run_exporter_bench(*, video: Path | None, model: Path, cache: Path | None, f
     per_frame = {m: 1000 * sum(r["cpu_s"] for r in rs) / max(1, sum(r["frames"] for r in rs))
                  for m, rs in runs.items()}
     fps = {m: sum(r["displayed_fps"] for r in rs) / len(rs) for m, rs in runs.items()}
+    p95 = {m: max(r["latency_p95_ms"] for r in rs) for m, rs in runs.items()}
+    off, on = modes
     report = {"machine": machine(), "cpus": cpus or "all", "pace": "real-time" if pace else "as-fast-as-possible",
-              "frames": frames, "mqtt": "mosquitto on loopback" if port else "none (mosquitto not installed)",
-              "cpu_ms_per_displayed_frame": per_frame, "displayed_fps": fps,
-              "exporters_over_off_pct": 100 * (per_frame["exporters"] / per_frame["pipeline"] - 1)}
+              "frames": frames, "compared": pair, "adds": what, "cpu_ms_per_displayed_frame": per_frame,
+              "displayed_fps": fps, "latency_p95_ms": p95, "extra": {m: [r.get("extra", {}) for r in rs]
+                                                                    for m, rs in runs.items()},
+              "on_over_off_pct": 100 * (per_frame[on] / per_frame[off] - 1)}
+    if pair == "exporters":
+        report["mqtt"] = "mosquitto on loopback" if port else "none (mosquitto not installed)"
+        what = what if port else what.replace("MQTT to Mosquitto on loopback", "no MQTT (mosquitto not installed)")
     if as_json:
         print(json.dumps(report, indent=2), file=out)
     else:
-        print(f"Smile Mirror exporter overhead on {report['machine']}, CPUs {report['cpus']}, {report['pace']}, "
-              f"2 x {frames} frames per mode, interleaved; MQTT: {report['mqtt']}; Prometheus scraped every second",
-              file=out)
-        for m in EXPORTER_MODES:
-            print(f"  {m:<10} {per_frame[m]:.2f} CPU ms / displayed frame at {fps[m]:.1f} fps", file=out)
-        print(f"  exporters on vs off: {report['exporters_over_off_pct']:+.1f}% CPU per displayed frame", file=out)
+        print(f"Smile Mirror {pair} overhead on {report['machine']}, CPUs {report['cpus']}, {report['pace']}, "
+              f"2 x {frames} frames per mode, interleaved; {on} adds {what}", file=out)
+        for m in modes:
+            extra = "".join(f", {k} {v}" for k, v in _summed_extra(runs[m]).items())
+            print(f"  {m:<11} {per_frame[m]:.2f} CPU ms / displayed frame at {fps[m]:.1f} fps, "
+                  f"latency p95 {p95[m]:.0f} ms{extra}", file=out)
+        print(f"  {on} vs {off}: {report['on_over_off_pct']:+.1f}% CPU per displayed frame", file=out)
     return 0
+
+
+def _summed_extra(runs: list[dict[str, Any]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for r in runs:
+        for k, v in r.get("extra", {}).items():
+            total[k] = total.get(k, 0) + int(v)
+    return total
 
 
 def _peak_rss_mb() -> float:
@@ -464,7 +543,7 @@ def format_table(report: dict[str, Any]) -> str:
 
 def _child_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--child", choices=MODES + GROUP_MODES + EXPORTER_MODES[1:], required=True)
+    p.add_argument("--child", choices=MODES + GROUP_MODES + EXPORTER_MODES[1:] + SHARE_MODES, required=True)
     p.add_argument("--video", type=Path, required=True)
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--frames", type=int, default=300)

@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, help="LiteRT threads in the app loop (default: pipeline.threads)")
     bench.add_argument("--exporters", action="store_true",
                        help="only the exporters' overhead: the pipeline with Prometheus and MQTT on against off")
+    bench.add_argument("--share", action="store_true",
+                       help="only the share server's overhead: photo booth mode with sharing on (a phone fetching "
+                            "every photo each second) against off")
     bench.add_argument("--group", action="store_true",
                        help="also measure group mode (up to 4 faces) on the same video, beside single mode")
     _model_args(bench)
@@ -329,12 +332,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     model = verified_model(config, args.model, args.model_dir)
-    if args.exporters:
-        from kiosk.bench import run_exporter_bench
+    if args.exporters or args.share:
+        from kiosk.bench import run_pair_bench
 
-        return run_exporter_bench(video=args.video, model=model, cache=model_cache(config, args.model_dir),
-                                  frames=args.frames, pace=args.pace, cpus=args.cpus, width=args.width,
-                                  height=args.height, screen=args.screen, as_json=args.json)
+        return run_pair_bench("exporters" if args.exporters else "share", video=args.video, model=model,
+                              cache=model_cache(config, args.model_dir), frames=args.frames, pace=args.pace,
+                              cpus=args.cpus, width=args.width, height=args.height, screen=args.screen,
+                              as_json=args.json)
     return run_bench(video=args.video, model=model, cache=model_cache(config, args.model_dir), frames=args.frames,
                      pace=args.pace, cpus=args.cpus, width=args.width, height=args.height, as_json=args.json,
                      group=args.group, screen=args.screen, backends=bench_backends(args.backends, config),

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from kiosk.share_tokens import TokenStore
+from kiosk.text import active_language, t
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ ROUTE = re.compile(r"/p/([A-Za-z0-9_-]{22,64})(/photo\.jpg|/logo)?")
 NOT_FOUND = b"Not found\n"
 
 PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>{title}</title>
@@ -43,9 +44,9 @@ color:#14161c;font-weight:700;text-decoration:none;font-size:1.15rem}}
 p{{color:#a9a7a0;font-size:.9rem}}
 </style></head><body><main>
 {logo}<h1>{title}</h1>
-<img class="photo" src="{base}/photo.jpg" alt="Your photo">
-<a class="button" href="{base}/photo.jpg" download="{filename}">Download photo</a>
-<p>This link stops working after {hours:g} hours.</p>
+<img class="photo" src="{base}/photo.jpg" alt="{alt}">
+<a class="button" href="{base}/photo.jpg" download="{filename}">{download}</a>
+<p>{expires}</p>
 </main></body></html>
 """
 
@@ -56,7 +57,7 @@ class ShareApp:
     def __init__(self, tokens: TokenStore, photo_dir: Path, *, event_text: str = "", logo: Path | None = None,
                  hours: float = 24.0) -> None:
         self.tokens, self.photo_dir = tokens, Path(photo_dir)
-        self.event_text = event_text or "Your Smile Mirror photo"
+        self.event_text = event_text
         self.logo = logo if logo and Path(logo).is_file() else None
         self.hours = hours
 
@@ -83,8 +84,11 @@ class ShareApp:
             kind = "image/png" if self.logo.suffix.lower() == ".png" else "image/jpeg"
             return self._file(start_response, self.logo, kind)
         logo = f'<img class="logo" src="/p/{token}/logo" alt="">' if self.logo else ""
-        body = PAGE.format(title=html.escape(self.event_text), logo=logo, base=f"/p/{token}",
-                           filename=html.escape(name), hours=self.hours).encode()
+        e = html.escape
+        body = PAGE.format(title=e(self.event_text or t("share_title")), logo=logo, base=f"/p/{token}",
+                           filename=e(name), lang=e(active_language()), alt=e(t("share_photo_alt")),
+                           download=e(t("share_download")), expires=e(t("share_expires", hours=f"{self.hours:g}"))
+                           ).encode()
         start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))),
                                   ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"),
                                   ("Content-Security-Policy", "default-src 'none'; img-src 'self'; "

@@ -145,6 +145,11 @@ def t(key: str, **values: object) -> str:
     return _active(key, **values)
 
 
+def active_language() -> str:
+    """The language `t()` answers in (for a page's `lang` attribute)."""
+    return _active.language if _active is not None else SOURCE_LANGUAGE
+
+
 def N_(key: str) -> str:
     """Marks a key that is looked up later (`t(key)` with a variable), so Babel still extracts it."""
     return key

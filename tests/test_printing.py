@@ -20,7 +20,7 @@ import pytest
 from core.types import SmileKind, SmileReading
 from kiosk.booth import BoothTrigger, PhotoBooth
 from kiosk.photos import PhotoStore
-from kiosk.printing import PAGE_PX, Printer, layout, queue_problem
+from kiosk.printing import PAGE_PX, Printer, layout, queue_problem, text_image
 from kiosk.takeaway import Takeaway
 
 CUPS_PDF_PPD = Path("/usr/share/ppd/cups-pdf/CUPS-PDF_opt.ppd")
@@ -111,11 +111,39 @@ def test_the_layout_is_4x6_inches_at_300_dpi(astronaut: np.ndarray) -> None:
     assert page[5, 5].tolist() == [255, 255, 255] and page[300, 900].std() >= 0
 
 
+def test_the_print_draws_every_letter_of_the_caption() -> None:
+    """OpenCV's Hershey fonts draw '·', 'ä' and 'é' as '?': the print's words must not."""
+    def ink(text: str) -> np.ndarray:
+        return text_image(text, 48, (0, 0, 0), 1600) < 128
+
+    question = ink("?")
+    for word in ("·", "ä", "é", "ñ"):
+        shape = ink(word)
+        same = shape.shape == question.shape and np.array_equal(shape, question)
+        assert shape.any() and not same, f"{word!r} is not drawn as itself"
+    caption = ink("Lächel-Wert 91  ·  Echtes Lächeln")
+    assert caption.shape[1] > ink("Lächel-Wert 91").shape[1] > 0
+
+
 def test_queue_states_from_cups_words() -> None:
-    assert queue_problem("printer x is idle.  enabled since", 0, "x") == ""
-    assert "paper" in queue_problem("printer x is idle.\n\tAlerts: media-empty-error", 0, "x")
-    assert "paused" in queue_problem("printer x disabled since Tue -\n\tpaused", 0, "x")
-    assert "not set up" in queue_problem('lpstat: Invalid destination name in list "x".', 1, "x")
+    assert queue_problem("printer x is idle.  enabled since", 0) == ""
+    assert queue_problem("printer x is idle.\n\tAlerts: media-empty-error", 0) == "print_out_of_paper"
+    assert queue_problem("printer x disabled since Tue -\n\tpaused", 0) == "print_paused"
+    assert queue_problem('lpstat: Invalid destination name in list "x".', 1) == "print_not_set_up"
+
+
+def test_the_notice_is_in_the_mirrors_language() -> None:
+    from kiosk.text import Catalogue, use
+
+    printer = Printer("booth-printer")
+    printer._set("print_not_set_up")
+    before = use(Catalogue("de"))
+    try:
+        assert printer.notice == "Drucker booth-printer ist nicht eingerichtet: frag bitte das Team"
+    finally:
+        use(before)
+        printer.close()
+    assert printer.notice == "Printer booth-printer is not set up: ask the host"
 
 
 @needs_cups
@@ -175,7 +203,7 @@ def test_a_stopped_queue_shows_a_calm_notice_and_the_booth_goes_on(cups, monkeyp
         assert max(took) < 0.25, "the display thread never waits for CUPS"
         queued = subprocess.run(["lpstat", "-o", QUEUE], env=cups, capture_output=True, text=True).stdout
         assert QUEUE in queued
-        assert "not set up" in Printer("no-such-printer").check().result(timeout=30)
+        assert Printer("no-such-printer").check().result(timeout=30) == "print_not_set_up"
     finally:
         subprocess.run(["cancel", "-a", QUEUE], env=cups, timeout=30)
         subprocess.run(["cupsenable", QUEUE], env=cups, timeout=30)

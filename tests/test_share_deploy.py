@@ -55,3 +55,36 @@ def test_the_unit_with_the_share_drop_in_stays_at_most_1_5(tmp_path: Path) -> No
     assert float(found.group(1)) <= 1.5, done.stdout
     verify = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
     assert "share" not in verify.stderr.lower() and "Unknown key" not in verify.stderr, verify.stderr
+
+
+def test_booth_buttons_open_the_gpio_chips_and_nothing_without_them(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/group").write_text("gpio:x:997:\n")
+    gpio = root / "etc/systemd/system/smile-mirror.service.d/gpio.conf"
+    _, out = install_step(tmp_path, "[booth]\nprint = \"ask\"\nprinter = \"p\"\nprint_pin = 17\n", "write_gpio_dropin")
+    d = directives(gpio)
+    assert d["DeviceAllow"] == ["char-gpiochip rw"] and d["SupplementaryGroups"] == ["gpio"]
+    assert d["Environment"] == ["LG_WD=%S/smile-mirror"], "lgpio's pipes need a writable folder"
+    assert "GPIO17" in out
+    install_step(tmp_path, "[booth]\nphoto_pin = 0\n", "write_gpio_dropin")
+    assert not gpio.exists(), "no buttons, no GPIO access"
+
+
+@pytest.mark.skipif(not offline_security_supported(),
+                    reason="needs systemd-analyze >= 250 for `security --offline` (Debian package: systemd)")
+def test_the_unit_with_every_booth_drop_in_stays_at_most_1_5(tmp_path: Path) -> None:
+    config = "[booth]\nshare = true\nshare_port = 8080\nprint_pin = 17\nphoto_pin = 27\n"
+    share, _ = install_step(tmp_path, config)
+    gpio = share.with_name("gpio.conf")
+    install_step(tmp_path, config, "write_gpio_dropin")
+    unit = unit_with_stub_exec(CONSOLE_UNIT, tmp_path)
+    extra = "".join(f.read_text().split("[Service]", 1)[1] for f in (share, gpio))
+    unit.write_text(unit.read_text().replace("[Install]", extra + "\n[Install]"))
+    done = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager", str(unit)],
+                          capture_output=True, text=True, timeout=60)
+    found = re.search(r"Overall exposure level for \S+: ([0-9.]+)", done.stdout)
+    assert found, done.stdout + done.stderr
+    assert float(found.group(1)) <= 1.5, done.stdout
+    verify = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    assert "Unknown key" not in verify.stderr and "gpio" not in verify.stderr.lower(), verify.stderr

@@ -248,12 +248,13 @@ def paint_takeaway(booth: BoothView, p: Painter) -> None:
         else:
             box.bottomright = (p.w - round(3 * u), p.h - round(3 * u))
         p.canvas.draw(tex, box)
-        p.text("Scan for your photo", "line", INK, midbottom=(box.centerx, box.top - round(1 * u)))
+        p.text(t("booth_share_scan"), "line", INK, midbottom=(box.centerx, box.top - round(1 * u)))
     if booth.print_offer:
         px = round(5 * u)
-        w, h = p.font(px).size("Print")
+        label = t("booth_print")
+        w, h = p.font(px).size(label)
         pill = pygame.Rect(0, 0, w + round(8 * u), h + round(3 * u))
         # beside the QR code, clear of the caption (which portrait screens have below it)
         pill.bottomleft = (round(3 * u), p.h - round((18 if p.h > p.w else 3) * u))
         p.panel(pill, colour=GOLD, alpha=255, radius=pill.height // 2)
-        p.text("Print", px, SHADE, shadow=False, center=pill.center)
+        p.text(label, px, SHADE, shadow=False, center=pill.center)
