@@ -9,6 +9,7 @@ marks are crisp, and the camera picture is scaled by SDL, never per frame in Pyt
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
@@ -91,10 +92,17 @@ class _Base:
         return path
 
     def close(self) -> None:
-        self.canvas = None
-        self._window = None
+        self._release()
         if pygame.display.get_init():
             pygame.display.quit()
+
+    def _release(self) -> None:
+        """Textures, then the renderer, then the window, while SDL's video is still up."""
+        if self.canvas is not None:
+            self.canvas.release()
+        self.canvas = None
+        gc.collect()  # whatever a reference cycle still held of them goes now, not after the quit
+        self._window = None
 
 
 class PygameDisplay(_Base):
@@ -143,8 +151,7 @@ class RecordingDisplay(_Base):
             self.saved.append(self.save(self.save_dir / f"frame{self.frames:06d}.png"))
 
     def close(self) -> None:
-        self.canvas = None
-        self._window = None
+        self._release()
 
 
 class HeadlessDisplay(_Base):

@@ -148,6 +148,17 @@ class Canvas:
     def present(self) -> None:
         self.renderer.present()
 
+    def release(self) -> None:
+        """Give back every texture and the renderer now. SDL frees a window's renderer with the
+        window, so a texture or renderer that Python frees afterwards (a painter in a reference
+        cycle, collected at some later moment) would free memory twice: the process dies at exit."""
+        self._sprites.clear()
+        self._images.clear()
+        self._bgra.clear()
+        self._sprite_bytes = 0
+        self._target = None
+        self.renderer = None  # type: ignore[assignment]
+
     def snapshot(self) -> np.ndarray:
         """What the screen shows now, as an HxWx3 RGB array (tests, screenshots)."""
         if self._target is not None:

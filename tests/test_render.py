@@ -89,3 +89,41 @@ def test_a_rotated_screen_is_drawn_upright(astronaut: np.ndarray) -> None:
     ink = np.argwhere(img.max(axis=2) > 200)
     spread_y, spread_x = np.ptp(ink[:, 0]), np.ptp(ink[:, 1])
     assert spread_y > 2 * spread_x, "the line of text runs along the panel's short side"
+
+
+CYCLE_AFTER_CLOSE = """
+import gc, os, sys
+os.environ["SDL_VIDEODRIVER"] = "dummy"
+import numpy as np, pygame
+from kiosk.display import {cls}
+
+display = {cls}({args})
+canvas = display.canvas
+class Holder:  # a painter in a reference cycle, as the app's modes and painters form them
+    pass
+holder = Holder()
+holder.me = holder
+holder.canvas = canvas
+holder.tex = canvas.sprite(("dot",), lambda: pygame.Surface((64, 64), pygame.SRCALPHA))
+canvas.image("camera", np.zeros((480, 640, 3), np.uint8), (0, 0, 640, 480), pygame.Rect(0, 0, 1920, 1080))
+canvas.present()
+gc.disable()  # the cycle is collected at some later moment, as in a long run
+del holder, canvas
+display.close()
+gc.enable()
+gc.collect()
+print("closed cleanly")
+"""
+
+
+@pytest.mark.parametrize("cls, args", [("PygameDisplay", "fullscreen=False, window=(1920, 1080)"),
+                                       ("RecordingDisplay", "screen=(1920, 1080)")])
+def test_closing_the_display_with_textures_in_a_cycle_does_not_crash(cls: str, args: str) -> None:
+    """SDL frees a window's renderer with the window: a texture freed after that killed the
+    process at exit (seen as a segfault at the end of a 900-frame booth run)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", CYCLE_AFTER_CLOSE.format(cls=cls, args=args)],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0 and "closed cleanly" in done.stdout, (done.returncode, done.stderr[-2000:])
