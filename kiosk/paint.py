@@ -237,7 +237,9 @@ def open_window_canvas(size: tuple[int, int], *, rotate: int = 0, title: str = "
     """A window (or the whole screen) and its canvas; the video subsystem must be up."""
     window = Window(title, size=size, fullscreen_desktop=fullscreen, hidden=hidden)
     try:
-        renderer, software = Renderer(window, accelerated=1, vsync=False), False
+        renderer = Renderer(window, accelerated=1, vsync=False)
+        # SDL_RENDER_DRIVER=software makes even an "accelerated" request give SDL's software renderer
+        software = os.environ.get("SDL_RENDER_DRIVER", "").strip().lower() == "software"
     except (pygame.error, SDLError):  # no GPU renderer here (SDL's dummy driver, a bare framebuffer)
         renderer, software = Renderer(window, accelerated=0, vsync=False), True
     log.debug("display renderer: %s", "software" if software else "accelerated")
