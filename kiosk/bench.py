@@ -53,6 +53,10 @@ SHARE_MODES = ("booth", "booth-share")
 # Each side-by-side comparison: its two modes and what the second adds.
 PAIRS = {"exporters": (EXPORTER_MODES, "Prometheus scraped every second, MQTT to Mosquitto on loopback"),
          "share": (SHARE_MODES, "the share server on, a phone fetching every shared page and photo each second")}
+# `--on-screen`: the children draw on the real screen, fullscreen, through SDL's own choice of
+# video driver and renderer (kmsdrm and the GPU on a Pi's console), instead of SDL's dummy
+# driver with its software renderer: the display figures then are the kiosk's own.
+ON_SCREEN_ENV = "SMILE_BENCH_ON_SCREEN"
 COLUMNS = ("displayed_fps", "scores_per_s", "cpu_ms_per_displayed_frame", "cpu_ms_per_scored_frame",
            "pure_inference_ms", "latency_p50_ms", "latency_p95_ms", "frames_skipped", "peak_rss_mb", "cpu_share")
 
@@ -108,7 +112,9 @@ def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, widt
     frame_size = probe.read().size
     probe.close()
     scheduler = EveryFrame() if mode == "naive" else NeverScore() if mode.startswith("display") else None
-    display = PygameDisplay(fullscreen=False, window=screen)
+    on_screen = os.environ.get(ON_SCREEN_ENV) == "1"
+    display = PygameDisplay(fullscreen=on_screen, window=screen)
+    screen, shown_on = display.size, display.describe()
     config = Config().replace({"run.frames": frames, "model.backend": backend, "pipeline.threads": threads})
     scraper = None
     if mode == "exporters":
@@ -149,6 +155,7 @@ def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, widt
         "frames_skipped": st.skipped_busy + st.skipped_rate, "peak_rss_mb": _peak_rss_mb(),
         "cpu_share": cpu / wall, "frame_size": list(frame_size), "screen": list(screen),
         "present_cpu_ms_per_frame": 1000 * display.present_cpu_s / max(1, s.displayed),
+        "display": shown_on,
         "extra": extra,
     }
 
@@ -472,7 +479,9 @@ def _spawn(mode: str, video: Path, model: Path, frames: int, pace: bool, cpus: s
            "--threads", str(threads)] + ([] if pace else ["--no-pace"])
     if cpus:
         cmd += ["--cpus", cpus]
-    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "GLOG_minloglevel": "2"}
+    env = {**os.environ, "GLOG_minloglevel": "2"}
+    if env.get(ON_SCREEN_ENV) != "1":
+        env["SDL_VIDEODRIVER"] = "dummy"
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"bench mode {mode} failed: {done.stderr.strip().splitlines()[-1:]}")
@@ -531,9 +540,9 @@ def format_table(report: dict[str, Any]) -> str:
     for name in ("display-small", "display-full"):
         d = report["modes"][name]
         lines.append(f"({name} loop, no scoring: {d['cpu_ms_per_displayed_frame']:.2f} CPU ms / frame at "
-                     f"{d['displayed_fps']:.1f} fps on a {d['screen'][0]}x{d['screen'][1]} screen, of which "
-                     f"{d['present_cpu_ms_per_frame']:.2f} ms in SDL's present: rasterising, which a GPU renderer "
-                     f"does off the CPU)")
+                     f"{d['displayed_fps']:.1f} fps on a {d['screen'][0]}x{d['screen'][1]} screen "
+                     f"({d.get('display', '?')}), of which {d['present_cpu_ms_per_frame']:.2f} ms in SDL's present: "
+                     f"rasterising, which a GPU renderer does off the CPU)")
     lines.append(f"naive / pipeline CPU per displayed frame: {report['ratio_naive_over_pipeline']['cpu_ms_per_displayed_frame']:.2f}x")
     for mode, r in report.get("ratio_group_over_pipeline", {}).items():
         lines.append(f"{mode} / pipeline CPU per displayed frame: {r['cpu_ms_per_displayed_frame']:.2f}x, "

@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import logging
 import math
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,7 +181,7 @@ class PhotoBooth:
         self.trigger, self.store = trigger, store
         self.slideshow = slideshow
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photo-writer")
-        self._saving: Future | None = None
+        self._saving: deque[Future] = deque()  # photos being written, oldest first (a quick second shot queues)
         self._pending: tuple[SmileReading | None, float, Future[np.ndarray | None]] | None = None
         self._flash_at = -1e12
         self._photo: np.ndarray | None = None
@@ -281,12 +282,13 @@ class PhotoBooth:
         self._caption = (t("booth_caption", score=shown_score(reading.score), kind=kind_label(reading.kind))
                          if reading is not None
                          else "")
-        self._saving = self._writer.submit(self.store.save, image, reading)
+        self._saving.append(self._writer.submit(self.store.save, image, reading))
 
     def _check_saved(self, now_ms: float) -> None:
-        if self._saving is None or not self._saving.done():
-            return
-        future, self._saving = self._saving, None
+        while self._saving and self._saving[0].done():
+            self._report_saved(self._saving.popleft(), now_ms)
+
+    def _report_saved(self, future: Future, now_ms: float) -> None:
         try:
             path = future.result()
         except PhotoNotSaved as exc:

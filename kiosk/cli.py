@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, help="LiteRT threads in the app loop (default: pipeline.threads)")
     bench.add_argument("--exporters", action="store_true",
                        help="only the exporters' overhead: the pipeline with Prometheus and MQTT on against off")
+    bench.add_argument("--on-screen", action="store_true",
+                       help="draw on the real screen, fullscreen, with SDL's own driver and renderer (kmsdrm and "
+                            "the GPU on a Pi's console; stop the kiosk first), not SDL's dummy driver")
     bench.add_argument("--share", action="store_true",
                        help="only the share server's overhead: photo booth mode with sharing on (a phone fetching "
                             "every photo each second) against off")
@@ -328,7 +331,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from kiosk.bench import run_bench
+    from kiosk.bench import ON_SCREEN_ENV, run_bench
+
+    if args.on_screen:
+        os.environ[ON_SCREEN_ENV] = "1"  # the children inherit it
 
     config = load_config(args.config)
     model = verified_model(config, args.model, args.model_dir)

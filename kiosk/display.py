@@ -81,6 +81,13 @@ class _Base:
         self.present_cpu_s += time.process_time() - t0
         self.frames += 1
 
+    def describe(self) -> str:
+        """The video driver and the kind of renderer, for logs and benchmarks."""
+        if self.canvas is None or not pygame.display.get_init():
+            return "no screen"
+        kind = "software" if self.canvas.software else "accelerated"
+        return f"SDL {pygame.display.get_driver()} driver, {kind} renderer"
+
     def snapshot(self):
         """What the screen shows, as an HxWx3 RGB array."""
         assert self.canvas is not None

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -149,6 +150,7 @@ def test_a_really_full_filesystem(tmp_path: Path) -> None:
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
                       capture_output=True).returncode != 0:
         pytest.skip("cannot mount a tmpfs here (needs root)")
+    store = None
     try:
         store = PhotoStore(mount, min_free_mb=0)
         noise = np.random.default_rng(1).integers(0, 255, (400, 400, 3), dtype=np.uint8)  # ~400 kB as JPEG
@@ -156,7 +158,9 @@ def test_a_really_full_filesystem(tmp_path: Path) -> None:
             store.save(noise, None)
         assert list((mount / "photos").iterdir()) == []
     finally:
-        subprocess.run(["umount", str(mount)], check=False)
+        if store is not None:
+            store.close()  # it holds the folder's lock file open: the mount stays busy until then
+        subprocess.run(["umount", str(mount)], check=True)
 
 
 def test_review_screen_renders(astronaut: np.ndarray, tmp_path: Path) -> None:
@@ -325,3 +329,45 @@ def test_a_notice_ends_with_its_review(tmp_path: Path) -> None:
     assert max(t for t, _ in noticed) < end_of_review
     assert all(rearm for t, phase, _, rearm in shown if phase is Phase.COOLDOWN and t < 6000), \
         "still smiling after the photo: the booth says it waits for the smile to end"
+
+
+class GatedStore(PhotoStore):
+    """A real store on a disk that is slow to answer: each save waits for the gate to open."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        import threading
+
+        self.gate = threading.Event()
+
+    def save(self, image, reading=None):
+        self.gate.wait(30)
+        return super().save(image, reading)
+
+
+def test_every_photo_is_reported_saved_even_when_the_next_comes_first(tmp_path: Path) -> None:
+    """A second shot before the first is on disk: both are kept and both are counted as saved."""
+    from kiosk.booth import Phase
+
+    store = GatedStore(tmp_path)
+    booth = PhotoBooth(BoothTrigger(hold_ms=0, review_ms=300, cooldown_ms=0, settle_ms=0), store, slideshow=False)
+    smile = SmileReading(t_ms=0, score=90, kind=SmileKind.GENUINE, eye_engagement=70, box=(0, 0, 1, 1), raw_score=90)
+    frames = [np.full((48, 64, 3), v, np.uint8) for v in (10, 200)]
+    camera, t, shots = SlowCamera(), 0.0, 0
+    for frame in frames:
+        booth.step(t := t + 33, smile, frame, camera)
+        assert camera.deliver(frame)
+        view = booth.step(t := t + 33, smile, frame, camera)
+        while view.phase is not Phase.ARMED:
+            view = booth.step(t := t + 33, None, frame, camera)
+        shots += 1
+    assert booth.saved == [], "nothing is on disk yet"
+    store.gate.set()
+    for _ in range(100):
+        booth.step(t := t + 33, None, frames[-1], camera)
+        if len(booth.saved) == 2:
+            break
+        time.sleep(0.02)
+    booth.close(camera)
+    assert shots == 2 and len(booth.saved) == 2, booth.saved
+    assert sorted(cv2.imread(str(p))[0, 0, 0] for p in booth.saved) == [10, 200]
