@@ -74,7 +74,7 @@ class ModelConfig:
     # written by `smile-mirror model tune` (the fastest variant that passed the gate here); see core/VARIANTS.md
     variant: str = _opt("official", "Face Landmarker variant built by `model build` and chosen by `model tune`; "
                         "one that is missing, altered or failed the accuracy gate falls back to official",
-                        choices=("official", "float32", "int8-weights", "int8"))
+                        choices=("official", "float32", "int8-weights", "int8-dynamic", "int8"))
     backend: str = _opt("auto", "what runs the Face Landmarker: litert (LiteRT, runs on every Pi, opens no "
                         "socket), mediapipe (the Tasks API, the reference), auto (litert when installed)",
                         choices=("auto", "litert", "mediapipe"), flag="--backend")

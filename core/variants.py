@@ -1,6 +1,6 @@
 """Face Landmarker variants at run time: which model file the mirror loads.
 
-The variants (`float32`, `int8-weights`, `int8`) are built from the verified official bundle by
+The variants (`float32`, `int8-weights`, `int8-dynamic`, `int8`) are built from the verified official bundle by
 `smile-mirror model build` and gated for accuracy, offline (core/offline/). What the mirror
 needs at each start is here, and needs only the stdlib and core.assets: the **manifest**
 `variants.json` beside the official model in the cache holds, per variant, its SHA-256, size
@@ -23,7 +23,7 @@ from core.safe_io import read_regular
 log = logging.getLogger(__name__)
 
 OFFICIAL = "official"
-VARIANTS = ("float32", "int8-weights", "int8")
+VARIANTS = ("float32", "int8-weights", "int8-dynamic", "int8")
 CHOICES = (OFFICIAL, *VARIANTS)
 MANIFEST = "variants.json"
 

@@ -110,8 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         m = msub.add_parser(name, help=text)
         m.add_argument("--dir", type=Path, help="cache folder (default: per-user cache, or model.dir in the config)")
         m.add_argument("--config", help="TOML config file")
-    mb = msub.add_parser("build", help="build the float32 / int8-weights / int8 variants and gate their accuracy")
-    mb.add_argument("variants", nargs="*", metavar="VARIANT", help="float32, int8-weights, int8 (default: all)")
+    mb = msub.add_parser("build", help="build the float32 / int8-weights / int8-dynamic / int8 variants and gate their accuracy")
+    mb.add_argument("variants", nargs="*", metavar="VARIANT", help="float32, int8-weights, int8-dynamic, int8 (default: all)")
     mb.add_argument("--data", type=Path, help="labelled face photos (labels.csv) to gate against the official "
                     "model; without it a build inherits the committed gate result of identical bytes")
     mb.add_argument("--limit", type=int, default=600, help="gate photos (default 600)")
@@ -391,11 +391,15 @@ def cmd_model(args: argparse.Namespace) -> int:
     if args.action in ("build", "tune"):
         from core.offline import model_tools
 
+        from core.backends import resolve
+
+        backend = resolve(config.model.backend)  # gate and time on the runtime this device runs
         if args.action == "build":
             return model_tools.cmd_build(folder, args.variants, data=args.data, limit=args.limit,
-                                         python=args.build_python, record=args.record)
+                                         python=args.build_python, record=args.record, backend=backend)
         return model_tools.cmd_tune(folder, args.write, seconds=args.seconds, cpus=args.cpus,
-                                    size=(args.width, args.height))
+                                    size=(args.width, args.height), backend=backend,
+                                    threads=config.pipeline.threads)
     path = verified_model(config, None, folder, variant=args.action == "path")
     print(path if args.action == "path" else f"OK {path} sha256 {assets.MODEL.sha256}")
     return 0

@@ -320,8 +320,9 @@ def test_a_notice_ends_with_its_review(tmp_path: Path) -> None:
         t += 33
         view = booth.step(t, smile if t < 6000 else None, photo, camera)
         shown.append((t, view.phase, view.notice, view.rearm))
-        if not booth.saved and booth._saving is not None:
-            booth._saving.result()  # the writer thread is quick; wait so the test is exact
+        if not booth.saved:
+            for pending in list(booth._saving):
+                pending.result()  # the writer thread is quick; wait so the test is exact
     booth.close(camera)
     noticed = [(t, phase) for t, phase, notice, _ in shown if notice == "Photo saved"]
     assert noticed and {phase for _, phase in noticed} == {Phase.REVIEW}

@@ -226,3 +226,24 @@ def test_cpu_lists_are_parsed_and_bad_ones_named() -> None:
             parse_cpus(bad)
     with pytest.raises(ConfigError, match="offers CPUs"):
         pin_cpus("4096")
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("backend", ["litert", "mediapipe"])
+def test_the_gate_runs_on_the_backend_the_device_runs(model_path: Path, astronaut: np.ndarray, tmp_path: Path,
+                                                      backend: str) -> None:
+    """The official bundle gated against itself on either backend: a pass with no deviation, and
+    the result names the runtime it was measured on."""
+    import cv2
+
+    h, w = astronaut.shape[:2]
+    crops = {"a.png": astronaut, "b.png": astronaut[:, ::-1], "c.png": astronaut[h // 8:, w // 8:],
+             "d.png": astronaut[: 7 * h // 8]}
+    rows = ["path,label"]
+    for i, (name, rgb) in enumerate(crops.items()):
+        cv2.imwrite(str(tmp_path / name), cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
+        rows += [f"{name},{'smile' if i < 2 else 'neutral'}", f"{name},{'smile' if i < 2 else 'neutral'}"]
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    result = gate.gate_variants(model_path, {"same": model_path}, tmp_path, None, backend=backend)["same"]
+    assert result.backend == backend and result.faces == 4 and result.faces_lost == 0
+    assert result.landmark_dev_mean_pct == 0.0 and result.passed, result.summary()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -58,6 +58,7 @@ class GateResult:
     data: str
     passed: bool = False
     failures: tuple[str, ...] = ()
+    backend: str = "mediapipe"  # the runtime both models were measured on (older records: mediapipe)
 
     def check(self, limits: Limits = LIMITS) -> "GateResult":
         fails = []
@@ -92,12 +93,15 @@ def gate_rows(data_dir: Path, limit: int | None) -> list[dict[str, str]]:
     return subset(rows, limit, seed=5)
 
 
-def observe(model: Path, images: Sequence[np.ndarray]) -> list[Any]:
-    """The first face `model` finds in each image (None where it finds none)."""
-    from core.landmarker import MediapipeLandmarker
+def observe(model: Path, images: Sequence[np.ndarray], backend: str = "mediapipe") -> list[Any]:
+    """The first face `model` finds in each image (None where it finds none), on `backend`."""
+    from core.backends import make_landmarker
 
-    with MediapipeLandmarker(model, still=True) as lm:
+    lm = make_landmarker(model, backend=backend, still=True)
+    try:
         return [(lm.detect(rgb, 0.0) or [None])[0] for rgb in images]
+    finally:
+        lm.close()
 
 
 def compare(variant: str, official_obs: Sequence[Any], variant_obs: Sequence[Any], labels: Sequence[bool],
@@ -139,8 +143,9 @@ def compare(variant: str, official_obs: Sequence[Any], variant_obs: Sequence[Any
 
 
 def gate_variants(official: Path, variants: dict[str, Path], data_dir: Path, limit: int | None = 600,
-                  limits: Limits = LIMITS) -> dict[str, GateResult]:
-    """Gate each variant file against the official model on `limit` labelled photos of `data_dir`."""
+                  limits: Limits = LIMITS, backend: str = "mediapipe") -> dict[str, GateResult]:
+    """Gate each variant file against the official model on `limit` labelled photos of `data_dir`,
+    both run on `backend` (the runtime the device will run the variant on)."""
     from core.offline.train_scorer import load_rgb
 
     rows = gate_rows(data_dir, limit)
@@ -149,16 +154,16 @@ def gate_variants(official: Path, variants: dict[str, Path], data_dir: Path, lim
         rgb = load_rgb(data_dir / row["path"])
         if rgb is not None:
             images.append(rgb), labels.append(row["label"] == "smile")
-    ref = observe(official, images)
+    ref = observe(official, images, backend)
     data = f"{data_dir.name}: {len(images)} photos (even rows of labels.csv)"
     out = {}
     for name, path in variants.items():
         try:
-            obs = observe(path, images)
+            obs = observe(path, images, backend)
         except ModelError as exc:
             log.warning("variant %s does not load: %s", name, exc)
             obs = [None] * len(images)
-        out[name] = compare(name, ref, obs, labels, data, limits)
+        out[name] = replace(compare(name, ref, obs, labels, data, limits), backend=backend)
     return out
 
 

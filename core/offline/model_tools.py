@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 BUILD_PYTHON_ENV = "SMILE_MIRROR_BUILD_PYTHON"
 BUILD_VENV_HINT = ("python3 -m venv .venv/build && .venv/build/bin/pip install --no-deps -r requirements/build.txt")
 # the official bundle's accuracy ranks first; among equally fast choices the more exact one wins
-PREFERENCE = {OFFICIAL: 0, "float32": 1, "int8-weights": 2, "int8": 3}
+PREFERENCE = {OFFICIAL: 0, "float32": 1, "int8-weights": 2, "int8-dynamic": 3, "int8": 4}
 
 
 # ---- the manifest -----------------------------------------------------------------------------
@@ -101,9 +101,10 @@ def run_build(official: Path, out: Path, names: Sequence[str], python: str) -> d
 
 
 def cmd_build(cache: Path, names: Sequence[str], *, data: Path | None, limit: int | None,
-              python: str | None, record: Path | None = None, out: TextIO | None = None) -> int:
-    """Build, gate (with `data`) or inherit the recorded gate, write the manifest; with `record`,
-    also add the measured gates to that record file."""
+              python: str | None, record: Path | None = None, out: TextIO | None = None,
+              backend: str = "mediapipe") -> int:
+    """Build, gate on `backend` (with `data`) or inherit the recorded gate, write the manifest;
+    with `record`, also add the measured gates to that record file."""
     out = out or sys.stdout
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown:
@@ -114,7 +115,8 @@ def cmd_build(cache: Path, names: Sequence[str], *, data: Path | None, limit: in
     built = run_build(official, cache, names or VARIANTS, build_python(python))
     gates: dict[str, dict[str, Any]] = {}
     if data is not None:
-        results = gate_variants(official, {n: Path(b["path"]) for n, b in built.items()}, data, limit)
+        results = gate_variants(official, {n: Path(b["path"]) for n, b in built.items()}, data, limit,
+                                backend=backend)
         gates = {n: gate_entry(r) for n, r in results.items()}
     entries = {}
     for name, b in built.items():
@@ -139,12 +141,12 @@ def cmd_build(cache: Path, names: Sequence[str], *, data: Path | None, limit: in
 # ---- tune -------------------------------------------------------------------------------------
 
 def time_variants(models: dict[str, Path], *, seconds: float = 6.0, size: tuple[int, int] = (640, 480),
-                  cache: Path | None = None, rounds: int = 6, clock: Callable[[], float] = time.process_time
-                  ) -> dict[str, float]:
-    """CPU ms per scored frame for each model: the demo face through the real landmarker (VIDEO
-    mode, tracking) and the scorer, in interleaved rounds so that load changes hit all alike.
-    Returns the median over rounds per model."""
-    from core.landmarker import MediapipeLandmarker
+                  cache: Path | None = None, rounds: int = 6, clock: Callable[[], float] = time.process_time,
+                  backend: str = "mediapipe", threads: int = 1) -> dict[str, float]:
+    """CPU ms per scored frame for each model: the demo face through the real landmarker of
+    `backend` (VIDEO mode, tracking) and the scorer, in interleaved rounds so that load changes
+    hit all alike. Returns the median over rounds per model."""
+    from core.backends import make_landmarker
     from core.scoring import load_model, score_face
     from core.sources.demo import DemoSource
 
@@ -152,7 +154,7 @@ def time_variants(models: dict[str, Path], *, seconds: float = 6.0, size: tuple[
     frames = [np.ascontiguousarray(demo.read().rgb) for _ in range(90)]
     demo.close()
     scorer = load_model()
-    landmarkers = {name: MediapipeLandmarker(path) for name, path in models.items()}
+    landmarkers = {name: make_landmarker(path, backend=backend, threads=threads) for name, path in models.items()}
     per_round = seconds / rounds / max(1, len(models))
     samples: dict[str, list[float]] = {name: [] for name in models}
     t_ms = {name: 0.0 for name in models}
@@ -189,7 +191,7 @@ def choose(timings: dict[str, float], margin: float = 0.05) -> str:
 
 
 def cmd_tune(cache: Path, config_path: Path | None, *, seconds: float, cpus: str | None,
-             size: tuple[int, int], out: TextIO | None = None) -> int:
+             size: tuple[int, int], out: TextIO | None = None, backend: str = "mediapipe", threads: int = 1) -> int:
     out = out or sys.stdout
     if cpus:  # before the landmarkers start their threads
         pin_cpus(cpus)
@@ -198,9 +200,11 @@ def cmd_tune(cache: Path, config_path: Path | None, *, seconds: float, cpus: str
     skipped = [n for n in VARIANTS if n not in models]
     if skipped:
         print(f"not timed (not built, altered, or failed the accuracy gate): {', '.join(skipped)}", file=out)
-    timings = time_variants(models, seconds=seconds, size=size, cache=cache)
+    timings = time_variants(models, seconds=seconds, size=size, cache=cache, backend=backend, threads=threads)
     choice = choose(timings)
     ref = timings[OFFICIAL]
+    print(f"timed on the {backend} backend" + (f", {threads} threads" if backend == "litert" and threads > 1 else ""),
+          file=out)
     for name, ms in timings.items():
         print(f"{name:13s} {ms:6.2f} CPU ms per scored frame  speed x{ref / ms:.2f}"
               + ("  <- chosen" if name == choice else ""), file=out)

@@ -9,6 +9,9 @@ the official timestamps: the same inputs and tool versions give the same bytes.
 Variants (see core/VARIANTS.md):
 - `float32`: each DEQUANTIZE of a float16 constant folded into a float32 constant (bit-identical).
 - `int8-weights`: float32, then every weight int8 (per channel, symmetric), computed in float.
+- `int8-dynamic`: float32, then the landmark and blendshape models' weights int8 (per channel)
+  with dynamic-range compute: the runtime quantises each activation on the fly and runs the
+  convolutions in int8 (XNNPACK's qd8 kernels; ARM's dot-product instructions are where it pays).
 - `int8`: static int8 landmark model (weights per channel, activations per tensor from the
   committed calibration ranges), float32 input/output, the layers in `FLOAT_LAYERS` kept float;
   detector and blendshape model as in `float32`.
@@ -39,6 +42,7 @@ PLAN = {
     "float32": {DETECTOR: "float", LANDMARKS: "float", BLENDSHAPES: "float"},
     # the detector stays float: int8 weights there move its boxes (and so every crop) and lose faces
     "int8-weights": {DETECTOR: "float", LANDMARKS: "weights", BLENDSHAPES: "weights"},
+    "int8-dynamic": {DETECTOR: "float", LANDMARKS: "dynamic", BLENDSHAPES: "dynamic"},
     "int8": {DETECTOR: "float", LANDMARKS: "static", BLENDSHAPES: "float"},
 }
 # Landmark-model layers (regexes on an op's output tensor name) left in float in the static
@@ -74,6 +78,20 @@ def weight_only(data: bytes, float_layers: tuple[str, ...] = ()) -> bytes:
     q = quantizer.Quantizer(bytearray(data))
     q.add_weight_only_config(".*", qtyping.TFLOperationName.ALL_SUPPORTED, 8,
                              qtyping.QuantGranularity.CHANNELWISE)
+    for regex in float_layers:
+        q.update_quantization_recipe(regex, qtyping.TFLOperationName.ALL_SUPPORTED,
+                                     algorithm_key=AlgorithmName.NO_QUANTIZE)
+    return inline(bytes(q.quantize(enable_progress_bar=False, enable_progress_report=False).quantized_model))
+
+
+def dynamic_range(data: bytes, float_layers: tuple[str, ...] = ()) -> bytes:
+    """int8 weights whose ops compute in int8 on activations quantised at run time (no DEQUANTIZE
+    in front of them, unlike `weight_only`)."""
+    quantizer, qtyping = quantizer_modules()
+    from ai_edge_quantizer.algorithm_manager import AlgorithmName
+
+    q = quantizer.Quantizer(bytearray(data))
+    q.add_dynamic_config(".*", qtyping.TFLOperationName.ALL_SUPPORTED, 8, qtyping.QuantGranularity.CHANNELWISE)
     for regex in float_layers:
         q.update_quantization_recipe(regex, qtyping.TFLOperationName.ALL_SUPPORTED,
                                      algorithm_key=AlgorithmName.NO_QUANTIZE)
@@ -147,6 +165,8 @@ def build_member(name: str, data: bytes, how: str, calibration: Path = CALIBRATI
         return te.write(model)
     if how == "weights":
         return weight_only(te.write(model), FLOAT_WEIGHTS.get(name, ()))
+    if how == "dynamic":
+        return dynamic_range(te.write(model), FLOAT_WEIGHTS.get(name, ()))
     if how == "static":
         te.add_signature(model)
         ranges = load_ranges(calibration, model)
