@@ -222,3 +222,45 @@ def test_the_booth_builds_its_takeaway_from_the_config(tmp_path: Path) -> None:
         BoothMode.from_config(base.replace({"booth.print": "auto"}))
     with pytest.raises(ConfigError):
         base.replace({"booth.print": "sometimes"})
+
+
+@pytest.mark.parametrize("language", ["en", "de", "fr", "es"])
+@pytest.mark.parametrize("size", [(1920, 1080), (1280, 720), (1080, 1920)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_review_screen_keeps_every_word_whole_and_apart(astronaut: np.ndarray, tmp_path: Path,
+                                                            language: str, size) -> None:
+    """QR code, its line, the Print pill, the caption and a printer notice, in every shipped
+    language: each line readable and on the screen, no two texts on each other, none on the QR."""
+    from kiosk.text import Catalogue, t, use
+    from tests.test_screens import assert_readable
+
+    before = use(Catalogue(language))
+    try:
+        url = "http://10.42.0.1:8080/p/" + "Ab3_" * 6
+        booth = BoothView(Phase.REVIEW, photo=astronaut, share_url=url, print_offer=True,
+                          caption=t("booth_caption", score=87, kind=t("kind_genuine")), notice=t("print_out_of_paper"))
+        mode = BoothMode(PhotoBooth(BoothTrigger(), PhotoStore(tmp_path / "unused"), slideshow=False))
+        display = RecordingDisplay(screen=size)
+        renderer = Renderer(display.canvas)
+        renderer.draw(View(Screen.REVIEW, astronaut, None, mode=booth), mode)
+        display.save(tmp_path / f"review-{language}-{size[0]}x{size[1]}.png")
+        drawn = [d for d in renderer.painter.drawn if d.role != "operator"]
+        assert_readable("review", drawn, renderer.painter, size)
+        sources = [booth.caption, t("booth_share_scan"), t("booth_print"), booth.notice]
+        # lines of one paragraph belong together; any other text (the booth's hint line) stands alone
+        owner = {id(d): next((i for i, s in enumerate(sources) if d.text in s), len(sources) + n)
+                 for n, d in enumerate(drawn)}
+        for a in drawn:
+            for b in drawn:
+                if owner[id(a)] < owner[id(b)]:
+                    shrink = lambda r: r.inflate(-2, -round(r.height * 0.2))  # noqa: E731 (glyph boxes, not line boxes)
+                    assert not shrink(a.rect).colliderect(shrink(b.rect)), f"{a.text!r} on {b.text!r}"
+        img = cv2.cvtColor(display.snapshot(), cv2.COLOR_RGB2BGR)
+        found, points = cv2.QRCodeDetector().detectAndDecode(img)[:2]
+        assert found == url
+        xs, ys = points.reshape(-1, 2)[:, 0], points.reshape(-1, 2)[:, 1]
+        qr = (xs.min(), ys.min(), xs.max(), ys.max())
+        for d in drawn:
+            r = d.rect.inflate(0, -round(d.rect.height * 0.2))
+            assert r.right <= qr[0] or r.left >= qr[2] or r.bottom <= qr[1] or r.top >= qr[3], f"{d.text!r} on the QR"
+    finally:
+        use(before)

@@ -103,10 +103,11 @@ class BoothMode(SingleFaceMode):
             p.photo(booth.photo)
             p.fade(round(p.h * 0.64), p.h - round(p.h * 0.64))
             step = round(p.font(p.px("line")).get_linesize() * 0.92)
-            lines = len(p.wrap(booth.caption, "line", p.w * 0.9))
-            p.paragraph(booth.caption, "line", INK, p.w * 0.9, x=p.w / 2, y=p.h - round(6 * p.u) - lines * step,
-                        align="center")
-            paint_takeaway(booth, p)
+            width = caption_width(booth, p)
+            lines = len(p.wrap(booth.caption, "line", width))
+            top = p.h - round(6 * p.u) - lines * step
+            p.paragraph(booth.caption, "line", INK, width, x=p.w / 2, y=top, align="center")
+            paint_takeaway(booth, p, caption_top=top)
         elif view.screen is Screen.ATTRACT and booth.photo is not None:
             p.canvas.begin(SHADE)
             p.photo(booth.photo)  # slideshow of the latest photos
@@ -233,28 +234,54 @@ def _countdown(n: int, view: "View", p: Painter) -> pygame.Rect:
     return digit
 
 
-def paint_takeaway(booth: BoothView, p: Painter) -> None:
-    """The review screen's QR code (bottom right, on a white card so phones read it) and the
-    Print offer. The QR is made once per link and kept as a sprite."""
-    u = p.u
-    if booth.share_url:
-        from kiosk.share import qr_surface
+def qr_side(p: Painter) -> int:
+    return round(min(p.w, p.h) * 0.30)
 
-        side = round(min(p.w, p.h) * 0.30)
-        tex = p.canvas.sprite(("qr", booth.share_url, side), lambda: qr_surface(booth.share_url, side))
-        box = pygame.Rect(0, 0, tex.width, tex.height)
-        if p.h > p.w:  # portrait: centred above the caption
-            box.midbottom = (p.w // 2, p.h - round(18 * u))
-        else:
-            box.bottomright = (p.w - round(3 * u), p.h - round(3 * u))
-        p.canvas.draw(tex, box)
-        p.text(t("booth_share_scan"), "line", INK, midbottom=(box.centerx, box.top - round(1 * u)))
+
+def caption_width(booth: BoothView, p: Painter) -> float:
+    """The review caption's width: on a landscape screen it stays between the Print pill (left)
+    and the QR code (right), which share its bottom band; portrait screens stack them instead."""
+    if p.h > p.w or not (booth.share_url or booth.print_offer):
+        return p.w * 0.9
+    return p.w - 2 * (qr_side(p) + round(6 * p.u))
+
+
+def paint_takeaway(booth: BoothView, p: Painter, caption_top: int | None = None) -> None:
+    """The review screen's QR code (on a white card so phones read it) with its line above, and
+    the Print offer: bottom right and bottom left on a landscape screen; on a portrait one stacked
+    above the caption (`caption_top`): the Print pill, then the QR code. The QR is made once per
+    link and kept as a sprite."""
+    u = p.u
+    portrait = p.h > p.w
+    bottom = (caption_top - round(2 * u)) if portrait and caption_top is not None else p.h - round(3 * u)
     if booth.print_offer:
-        px = round(5 * u)
+        px = p.px("line")  # a visitor's word: the same size as every line meant for them
         label = t("booth_print")
         w, h = p.font(px).size(label)
         pill = pygame.Rect(0, 0, w + round(8 * u), h + round(3 * u))
-        # beside the QR code, clear of the caption (which portrait screens have below it)
-        pill.bottomleft = (round(3 * u), p.h - round((18 if p.h > p.w else 3) * u))
+        if portrait:
+            pill.midbottom = (p.w // 2, bottom)
+            bottom = pill.top - round(2 * u)
+        else:
+            pill.bottomleft = (round(3 * u), bottom)  # clear of the caption, which is narrower
         p.panel(pill, colour=GOLD, alpha=255, radius=pill.height // 2)
         p.text(label, px, SHADE, shadow=False, center=pill.center)
+    if booth.share_url:
+        from kiosk.share import qr_surface
+
+        side = qr_side(p)
+        tex = p.canvas.sprite(("qr", booth.share_url, side), lambda: qr_surface(booth.share_url, side))
+        box = pygame.Rect(0, 0, tex.width, tex.height)
+        if portrait:
+            box.midbottom = (p.w // 2, bottom)
+        else:
+            box.bottomright = (p.w - round(3 * u), bottom)
+        p.canvas.draw(tex, box)
+        label = t("booth_share_scan")
+        margin = round(3 * u)
+        width = p.w - 2 * margin if portrait else min(p.w - 2 * margin, side * 1.6)
+        lines = p.wrap(label, "line", width)
+        widest = max(p.font(p.px("line")).size(line)[0] for line in lines)
+        step = round(p.font(p.px("line")).get_linesize() * 0.92)
+        cx = min(max(box.centerx, margin + widest / 2), p.w - margin - widest / 2)  # whole on the screen
+        p.paragraph(label, "line", INK, width, x=cx, y=box.top - round(1 * u) - len(lines) * step, align="center")
