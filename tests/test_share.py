@@ -264,3 +264,16 @@ def test_the_review_screen_keeps_every_word_whole_and_apart(astronaut: np.ndarra
             assert r.right <= qr[0] or r.left >= qr[2] or r.bottom <= qr[1] or r.top >= qr[3], f"{d.text!r} on the QR"
     finally:
         use(before)
+
+
+def test_the_photo_page_speaks_the_mirrors_language(shared) -> None:
+    from kiosk.text import Catalogue, use
+
+    sharing, photo, _ = shared
+    url = sharing.share(photo)
+    before = use(Catalogue("de"))
+    try:
+        page = urllib.request.urlopen(url, timeout=10).read().decode()
+    finally:
+        use(before)
+    assert '<html lang="de">' in page and "Foto herunterladen" in page and "2 Stunden" in page
