@@ -54,6 +54,11 @@ class MediapipeLandmarker:
 
     def __init__(self, model_path: Path, max_faces: int = 1, *, min_confidence: float = 0.5,
                  still: bool = False) -> None:
+        from core.armcpu import mediapipe_blocker
+
+        why = mediapipe_blocker()
+        if why:  # before the import: on such a CPU it is a SIGILL, not an exception
+            raise ModelError(why)
         try:
             from mediapipe.tasks.python import vision
             from mediapipe.tasks.python.core import base_options

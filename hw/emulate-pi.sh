@@ -4,7 +4,8 @@
 # In each, the real hw/install.sh (--dry-run, inside the guest) picks the lock from the Pi's
 # /proc/cpuinfo, its Python steps are run (venv, pip install --no-deps of the lock and of the
 # program, model provisioning and verification, default config), and the installed program
-# scores a real face. Then mediapipe 1.x is run on the Pi 4 CPU, where it must die (SIGILL).
+# scores a real face. Both Pis install the one lock (LiteRT, plus mediapipe 1.x); on the Pi 4 CPU
+# `import mediapipe` must die (SIGILL) and the program must refuse that backend with a sentence.
 # Prints a PASS/FAIL table; the exit status is 1 if a check failed, 2 if the set-up failed.
 #
 #   sudo hw/emulate-pi.sh                     both Pis (CI runs this from .ci/run)
@@ -41,7 +42,7 @@ readonly PY_PLATFORMS=(--platform manylinux_2_28_aarch64 --platform manylinux_2_
 readonly CPUS=(cortex-a72 cortex-a76)
 declare -A BOARD=([cortex-a72]="Pi 4" [cortex-a76]="Pi 5")
 declare -A EXPECT_LOCK=(
-    [cortex-a72]=requirements/mediapipe-0.10.txt
+    [cortex-a72]=requirements/mediapipe-1-numpy1.txt
     [cortex-a76]=requirements/mediapipe-1-numpy1.txt
 )
 # /proc/cpuinfo Features as the boards report them (Raspberry Pi OS Bookworm, 64-bit).
@@ -122,8 +123,9 @@ print_plan() {
     printf 'steps   hw/install.sh --dry-run in the guest, then its "program", "model" and\n'
     printf '        "configuration" commands in the guest; %s score astronaut.png (score >= %s)\n' \
         "$GUEST_VENV/bin/smile-mirror" "$SCORE_MIN"
-    if [[ " ${SELECTED[*]} " == *" cortex-a76 "* ]]; then
-        printf 'sigill  the Pi 5 venv (mediapipe 1.x) run under cortex-a72: must die with SIGILL\n'
+    if [[ " ${SELECTED[*]} " == *" cortex-a72 "* ]]; then
+        printf 'sigill  on the Pi 4: import mediapipe must die with SIGILL, and the mediapipe backend\n'
+        printf '        must be refused with a sentence (exit 2), never reached\n'
     fi
 }
 
@@ -433,25 +435,36 @@ print(("PASS" if ok else "FAIL") + " face %s, score %s (>= %s), %s" % (
     MP_VERSION[$cpu]="$version"
 }
 
-# mediapipe 1.x (the Pi 5 venv) on the Pi 4 CPU: the reason the Pi 4 gets 0.10.18.
-sigill_check() {
-    local root="$CACHE/work/cortex-a76" logs="$LOGS/sigill" t0=$SECONDS status=0 cpu=cortex-a72
+# mediapipe 1.x on the Pi 4 CPU, in the Pi 4's own install: a bare import dies (the reason the
+# program checks the CPU first), and the program refuses the backend with a sentence instead.
+pi4_mediapipe_check() {
+    local root="$CACHE/work/cortex-a72" logs="$LOGS/sigill" t0=$SECONDS status=0 cpu=cortex-a72
     mkdir -p "$logs"
     write_cpuinfo "$cpu" "$logs/cpuinfo"
-    local label="1.x wheel on a Pi 4"
-    if [[ ${INSTALLED[cortex-a76]:-0} != 1 ]]; then
-        record "$cpu" "$label" FAIL - "not run (the Pi 5 install failed)"
+    local label="1.x wheel on a Pi 4" refused="mediapipe refused"
+    if [[ ${INSTALLED[cortex-a72]:-0} != 1 ]]; then
+        record "$cpu" "$label" FAIL - "not run (the Pi 4 install failed)"
+        record "$cpu" "$refused" FAIL - "not run (the Pi 4 install failed)"
         return
     fi
-    say "Pi 4 (cortex-a72): the Pi 5's mediapipe 1.x must not run"
-    GUEST_TIMEOUT=600 guest "$root" "$cpu" "$logs/cpuinfo" /usr/bin/env SMILE_MIRROR_CACHE="$GUEST_MODELS" SMILE_MIRROR_BACKEND=mediapipe \
-        "$GUEST_VENV/bin/smile-mirror" score "$GUEST_MODELS/astronaut.png" >"$logs/score.log" 2>&1 || status=$?
+    say "Pi 4 (cortex-a72): mediapipe 1.x must not run, and must be refused before it is imported"
+    GUEST_TIMEOUT=600 guest "$root" "$cpu" "$logs/cpuinfo" "$GUEST_VENV/bin/python" -c 'import mediapipe' \
+        >"$logs/import.log" 2>&1 || status=$?
     local why
-    why="$(grep -a -m1 -o -e 'This binary was compiled with .* processor' -e 'Illegal instruction' "$logs/score.log" || true)"
+    why="$(grep -a -m1 -o -e 'This binary was compiled with .* processor' -e 'Illegal instruction' "$logs/import.log" || true)"
     if [[ $status -eq 132 ]]; then
-        record "$cpu" "$label" PASS $((SECONDS - t0)) "mediapipe ${MP_VERSION[cortex-a76]} killed by SIGILL (exit 132)${why:+: \"$why\"}"
+        record "$cpu" "$label" PASS $((SECONDS - t0)) "import mediapipe ${MP_VERSION[cortex-a72]}: killed by SIGILL (exit 132)${why:+: \"$why\"}"
     else
         record "$cpu" "$label" FAIL $((SECONDS - t0)) "expected SIGILL (exit 132), got exit $status${why:+: $why}"
+        show_failure "$logs/import.log"
+    fi
+    t0=$SECONDS status=0
+    GUEST_TIMEOUT=600 guest "$root" "$cpu" "$logs/cpuinfo" /usr/bin/env SMILE_MIRROR_CACHE="$GUEST_MODELS" SMILE_MIRROR_BACKEND=mediapipe \
+        "$GUEST_VENV/bin/smile-mirror" score "$GUEST_MODELS/astronaut.png" >"$logs/score.log" 2>&1 || status=$?
+    if [[ $status -eq 2 ]] && grep -q "needs an ARMv8.2 CPU" "$logs/score.log"; then
+        record "$cpu" "$refused" PASS $((SECONDS - t0)) "exit 2: $(grep -m1 -o 'mediapipe [0-9.]* needs an ARMv8.2 CPU[^:]*' "$logs/score.log")"
+    else
+        record "$cpu" "$refused" FAIL $((SECONDS - t0)) "expected exit 2 with the ARMv8.2 sentence, got exit $status"
         show_failure "$logs/score.log"
     fi
 }
@@ -480,8 +493,8 @@ main() {
     for cpu in "${SELECTED[@]}"; do
         emulate "$cpu"
     done
-    if [[ " ${SELECTED[*]} " == *" cortex-a76 "* ]]; then
-        sigill_check
+    if [[ " ${SELECTED[*]} " == *" cortex-a72 "* ]]; then
+        pi4_mediapipe_check
     fi
 
     printf '\n%-5s %-11s %-19s %-6s %5s  %s\n' BOARD CPU CHECK RESULT SECS DETAIL

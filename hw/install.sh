@@ -11,13 +11,13 @@
 # Idempotent: run it again after `git pull` to update (it reinstalls the package, keeps an
 # edited /etc/smile-mirror/config.toml, and restarts the mirror if it was running).
 #
-# Which mediapipe: read from the CPU's Features in /proc/cpuinfo by the rule in
-# hw/lock-choice.sh (shared with ./mirror). Every mediapipe 1.x aarch64 wheel needs ARMv8.2 (LSE
-# atomics, dot product, fp16) and dies with SIGILL on a Pi 4 (Cortex-A72), so a Pi 4 gets
-# requirements/mediapipe-0.10.txt (mediapipe 0.10.18); a Pi 5 (Cortex-A76) gets
-# requirements/mediapipe-1-numpy1.txt (mediapipe 1.2.3). Both pin numpy 1.26: apt's
-# python3-simplejpeg, which picamera2 imports through --system-site-packages, is built against
-# Bookworm's numpy 1.24 and fails under numpy 2.
+# Which lock: the rule in hw/lock-choice.sh (shared with ./mirror). Every Pi gets
+# requirements/mediapipe-1-numpy1.txt: the LiteRT backend (the default) runs on a Pi 4 and a Pi 5
+# alike. mediapipe 1.2.3 in it needs ARMv8.2 (LSE atomics, dot product, fp16, read from
+# /proc/cpuinfo's Features) and dies with SIGILL on a Pi 4 (Cortex-A72): there it is installed
+# but never imported (core/armcpu.py). numpy 1.26: apt's python3-simplejpeg, which picamera2
+# imports through --system-site-packages, is built against Bookworm's numpy 1.24 and fails under
+# numpy 2.
 # On amd64 (`dpkg --print-architecture`) there is no Pi camera and no config.txt: the venv is
 # made without system packages, gets requirements/mediapipe-1.txt (numpy 2), and apt adds
 # Mesa's DRI drivers (a PC's Debian has no GPU driver for SDL's kmsdrm unless asked for one).
@@ -191,9 +191,9 @@ choose_lock() {
     features="$(grep -m1 -i '^Features' "$CPUINFO" | cut -d: -f2- | tr -s '[:space:]' ' ')"
     missing="$(smile_mirror_missing "$features")"
     if [[ -z $missing ]]; then
-        printf '# CPU has %s (ARMv8.2, e.g. Pi 5): mediapipe 1.2.3\n' "$SMILE_MIRROR_ARMV82"
+        printf '# CPU has %s (ARMv8.2, e.g. Pi 5): LiteRT, and the mediapipe backend too\n' "$SMILE_MIRROR_ARMV82"
     else
-        printf '# CPU lacks %s (ARMv8.0, e.g. Pi 4): mediapipe 0.10.18, the newest that runs there\n' "$missing"
+        printf '# CPU lacks %s (ARMv8.0, e.g. Pi 4): LiteRT only (mediapipe 1.x is installed, never imported)\n' "$missing"
     fi
     # picamera2 is installed from apt below, so the venv always sees it (numpy 1.x locks)
     LOCK="$(smile_mirror_lock "$arch" "$features" yes)"
@@ -263,7 +263,8 @@ install_app() {
         run "$ROOT$VENV/bin/python" -c 'import numpy, mediapipe, cv2, pygame; print("numpy", numpy.__version__, "mediapipe", mediapipe.__version__, "cv2", cv2.__version__)'
     else
         # The reason for numpy 1.26 in the lock: apt's simplejpeg (numpy 1.24 ABI) must load.
-        run "$ROOT$VENV/bin/python" -c 'import numpy, simplejpeg, picamera2, mediapipe, cv2; print("numpy", numpy.__version__, "mediapipe", mediapipe.__version__, "cv2", cv2.__version__, "picamera2 ok")'
+        # mediapipe is imported only where the CPU runs it (core/armcpu.py); LiteRT always.
+        run "$ROOT$VENV/bin/python" -c 'import numpy, simplejpeg, picamera2, cv2, ai_edge_litert.interpreter, importlib.metadata as m; from core.armcpu import mediapipe_blocker as why; why() or __import__("mediapipe"); print("numpy", numpy.__version__, "mediapipe", m.version("mediapipe"), "cv2", cv2.__version__, "picamera2 ok", "litert ok", "(mediapipe not imported: ARMv8.0)" if why() else "")'
     fi
     run install -m 0644 "$SRC/hw/README.md" "$ROOT$PREFIX/hw/README.md"
     run install -m 0755 "$SRC/hw/smoke.sh" "$ROOT$PREFIX/hw/smoke.sh"

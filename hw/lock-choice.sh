@@ -2,15 +2,19 @@
 # Which requirements/ lock suits this machine: the one rule, sourced by ./mirror and
 # hw/install.sh (POSIX sh, so it runs before any venv exists, under sh and bash alike).
 #
-# Every mediapipe 1.x aarch64 wheel is built for ARMv8.2 and dies with SIGILL on a CPU without
-# LSE atomics, dot product and fp16 (a Pi 4's Cortex-A72); mediapipe 0.10.18 is the newest that
-# runs there. Where picamera2 comes from apt (a Pi), the venv sees the system packages, and
-# apt's simplejpeg (built against Bookworm's numpy 1.24) needs numpy 1.x.
+# One lock for every Pi: the Face Landmarker runs on LiteRT, whose aarch64 wheels run on ARMv8.0.
+# The lock also carries mediapipe 1.x (the other backend), whose aarch64 wheels are built for
+# ARMv8.2 and die with SIGILL on a CPU without LSE atomics, dot product and fp16 (a Pi 4's
+# Cortex-A72): there it is installed but never imported (core/armcpu.py checks the same
+# features first). mediapipe 0.10.18, the newest that runs on a Pi 4, is generation 0.10, chosen
+# by hand only (SMILE_MIRROR_MEDIAPIPE=0.10, SMILE_MIRROR_LOCK=requirements/mediapipe-0.10.txt).
+# Where picamera2 comes from apt (a Pi), the venv sees the system packages, and apt's simplejpeg
+# (built against Bookworm's numpy 1.24) needs numpy 1.x.
 #
 #   smile_mirror_lock ARCH FEATURES PICAMERA2
-#       ARCH       `uname -m` or dpkg's name: aarch64/arm64 lets FEATURES decide; any other
-#                  CPU runs every mediapipe 1.x wheel
-#       FEATURES   the words of /proc/cpuinfo's "Features" line (read on ARM only)
+#       ARCH       `uname -m` or dpkg's name
+#       FEATURES   the words of /proc/cpuinfo's "Features" line (read on ARM only; they decide
+#                  only whether mediapipe may be imported, not the lock)
 #       PICAMERA2  yes when the interpreter the venv is made from imports picamera2
 #     prints the lock file, relative to the repository.
 #   smile_mirror_generation ARCH FEATURES       prints 1 or 0.10
@@ -31,11 +35,7 @@ smile_mirror_missing() {
 }
 
 smile_mirror_generation() {
-    case $1 in
-        aarch64 | arm64)
-            if [ -z "$(smile_mirror_missing "$2")" ]; then echo 1; else echo 0.10; fi ;;
-        *) echo 1 ;;
-    esac
+    echo 1  # every CPU: LiteRT runs on all of them (ARCH and FEATURES kept for the callers)
 }
 
 smile_mirror_lock_of() {

@@ -94,14 +94,19 @@ if [[ ! -x $PY || ! -x $CLI ]]; then
 else
     EXPECTED=7
     check "python imports" 60 "$PY" -c '
-import numpy, cv2, mediapipe, pygame
-extra = ""
+import importlib.metadata, numpy, cv2, pygame, ai_edge_litert.interpreter
+from core.armcpu import mediapipe_blocker
+extra = " litert ok"
+if mediapipe_blocker():  # a Pi 4: importing mediapipe 1.x there is a SIGILL
+    extra += " (mediapipe not imported: this CPU lacks ARMv8.2)"
+else:
+    import mediapipe
 try:
     import simplejpeg, picamera2  # apt, through --system-site-packages; needs numpy 1.x
-    extra = " picamera2 ok"
+    extra += " picamera2 ok"
 except ImportError as exc:
-    extra = " (no picamera2: %s)" % exc
-print("numpy", numpy.__version__, "mediapipe", mediapipe.__version__, "cv2", cv2.__version__ + extra)'
+    extra += " (no picamera2: %s)" % exc
+print("numpy", numpy.__version__, "mediapipe", importlib.metadata.version("mediapipe"), "cv2", cv2.__version__ + extra)'
 
     check "model verifies" 30 "$CLI" model verify --dir "$SMILE_MIRROR_CACHE"
 

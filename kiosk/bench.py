@@ -209,6 +209,11 @@ def _display_only_app():
 
 def _pure_inference(video: Path, model: Path, frames: int, width: int, height: int) -> dict[str, Any]:
     """Raw mediapipe detect_for_video on the same decoded frames: the floor for any app."""
+    from core.armcpu import mediapipe_blocker
+    from core.errors import ModelError
+
+    if mediapipe_blocker():
+        raise ModelError(mediapipe_blocker())
     import mediapipe as mp
     from mediapipe.tasks.python import vision
     from mediapipe.tasks.python.core import base_options

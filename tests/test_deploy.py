@@ -177,7 +177,7 @@ def has(lines: list[str], *words: str) -> bool:
 
 
 @pytest.mark.parametrize("cpuinfo, lock", [
-    (PI4_CPUINFO, "requirements/mediapipe-0.10.txt"),
+    (PI4_CPUINFO, "requirements/mediapipe-1-numpy1.txt"),
     (PI5_CPUINFO, "requirements/mediapipe-1-numpy1.txt"),
 ], ids=["pi4", "pi5"])
 def test_dry_run_prints_every_step_and_picks_the_lock_by_cpu(tmp_path: Path, cpuinfo: str, lock: str) -> None:
@@ -190,10 +190,12 @@ def test_dry_run_prints_every_step_and_picks_the_lock_by_cpu(tmp_path: Path, cpu
     assert has(steps, "usermod", "video,render,input", "smile-mirror")
     assert has(steps, "-m venv", "--system-site-packages", f"{root}/opt/smile-mirror/venv")
     assert has(steps, "pip", "install --no-deps --require-hashes -r", str(REPO / lock))
-    other = {"requirements/mediapipe-0.10.txt", "requirements/mediapipe-1-numpy1.txt"} - {lock}
-    assert not has(steps, other.pop()), "only the lock for this CPU is installed"
+    assert not has(steps, "requirements/mediapipe-0.10.txt") and not has(steps, "requirements/mediapipe-1.txt"), \
+        "only the one Pi lock is installed"
     assert has(steps, "pip", "install --no-deps", "--force-reinstall", str(REPO))
     assert has(steps, "import numpy, simplejpeg, picamera2"), "the numpy/simplejpeg pairing is checked"
+    assert has(steps, "ai_edge_litert.interpreter", "mediapipe_blocker"), \
+        "LiteRT is checked everywhere, mediapipe imported only where the CPU runs it"
     assert has(steps, "smile-mirror model fetch --dir", root + MODEL_DIR)
     assert has(steps, "smile-mirror model verify --dir", root + MODEL_DIR)
     assert has(steps, "smile-mirror config default >", f"{root}/etc/smile-mirror/config.toml")
@@ -214,11 +216,11 @@ def test_the_model_tune_step_is_opt_in(tmp_path: Path) -> None:
     assert has(steps, "smile-mirror model tune", "--write")
 
 
-def test_a_pi5_without_one_of_the_features_gets_the_pi4_lock(tmp_path: Path) -> None:
+def test_a_cpu_without_one_of_the_features_gets_the_same_lock_and_litert_only(tmp_path: Path) -> None:
     done = dry_run(tmp_path, PI5_CPUINFO.replace(" asimddp", ""))
     assert done.returncode == 0, done.stderr
-    assert "lock: requirements/mediapipe-0.10.txt" in done.stdout
-    assert "lacks asimddp" in done.stdout
+    assert "lock: requirements/mediapipe-1-numpy1.txt" in done.stdout
+    assert "lacks asimddp" in done.stdout and "LiteRT only" in done.stdout
 
 
 @pytest.mark.parametrize("arch", ["armhf", "i386"])
@@ -369,12 +371,12 @@ PI4_FEATURES, PI5_FEATURES = (re.search(r"^Features\t: (.*)$", info, re.M).group
 
 @pytest.mark.parametrize("shell", ["sh", "bash"])
 @pytest.mark.parametrize("arch, features, picamera2, lock", [
-    ("aarch64", PI4_FEATURES, "yes", "requirements/mediapipe-0.10.txt"),
-    ("arm64", PI4_FEATURES, "no", "requirements/mediapipe-0.10.txt"),
+    ("aarch64", PI4_FEATURES, "yes", "requirements/mediapipe-1-numpy1.txt"),  # one lock for every Pi
+    ("arm64", PI4_FEATURES, "no", "requirements/mediapipe-1.txt"),
     ("aarch64", PI5_FEATURES, "yes", "requirements/mediapipe-1-numpy1.txt"),
     ("arm64", PI5_FEATURES, "no", "requirements/mediapipe-1.txt"),
-    ("aarch64", PI5_FEATURES.replace(" fphp", ""), "yes", "requirements/mediapipe-0.10.txt"),
-    ("aarch64", "", "no", "requirements/mediapipe-0.10.txt"),  # unreadable cpuinfo: the safe one
+    ("aarch64", PI5_FEATURES.replace(" fphp", ""), "yes", "requirements/mediapipe-1-numpy1.txt"),
+    ("aarch64", "", "no", "requirements/mediapipe-1.txt"),  # unreadable cpuinfo: LiteRT runs anyway
     ("x86_64", "", "no", "requirements/mediapipe-1.txt"),
     ("x86_64", "", "yes", "requirements/mediapipe-1-numpy1.txt"),
 ])

@@ -26,7 +26,17 @@ _MODULES = {"litert": "ai_edge_litert", "mediapipe": "mediapipe"}
 
 
 def available(name: str) -> bool:
-    return importlib.util.find_spec(_MODULES[name]) is not None
+    """Installed, and runnable on this CPU (mediapipe 1.x is not, on an ARMv8.0 core)."""
+    if importlib.util.find_spec(_MODULES[name]) is None:
+        return False
+    if name == "mediapipe":
+        from core.armcpu import mediapipe_blocker
+
+        why = mediapipe_blocker()
+        if why:
+            log.info("landmarker backend mediapipe cannot run here: %s", why)
+            return False
+    return True
 
 
 def resolve(name: str = "auto") -> str:
