@@ -51,6 +51,19 @@ def test_crop_maps_corners_to_corners() -> None:
     assert np.allclose(pts, [[120, 0], [80, 100]])
 
 
+def test_crop_samples_in_opencvs_fixed_point_as_mediapipe_does() -> None:
+    """mediapipe's OpenCV warps uint8 in fixed point (1/32-pixel positions, halves rounded up);
+    OpenCV >= 4.11's float warp rounds halves to even and lands a grey level off."""
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    rgb[:, 1::2] = 1  # columns 0 1 0 1 ...: every sample halfway between two is 0.5
+    out = fm.crop(rgb, fm.Roi(4.0, 4.0, 8.0, 8.0), 16, zero_border=False)
+    assert (out[:, 1:15:2] == 1).all() and (out[:, 0:16:4] == 0).all()
+    rgb = np.zeros((4, 32, 3), np.uint8)
+    rgb[:, 16:] = 255  # a step from column 15 to 16
+    out = fm.crop(rgb, fm.Roi(16.0, 2.0, 32.0, 4.0), 32 * 64, zero_border=False)  # 1/64-pixel steps
+    assert len(np.unique(out[2, 15 * 64:16 * 64, 0])) == 33  # positions rounded to 1/32 pixel (0/32..32/32), not 64
+
+
 def test_geometry_metadata_is_read_without_protobuf(model_path: Path) -> None:
     g = parse_metadata(read_bundle(model_path)["geometry_pipeline_metadata_landmarks.binarypb"])
     assert g.canonical.shape == (3, 468) and (g.weights > 0).sum() > 10
@@ -113,7 +126,7 @@ def test_parity_on_dev_photos(model_path: Path) -> None:
     assert s["faces_only_mediapipe"] + s["faces_only_litert"] <= 1
     assert s["landmark_error_px"]["within_goal"] == 1.0
     assert s["score_difference"]["mean"] < 0.5 and s["eye_engagement_difference"]["mean"] < 1.0
-    assert s["blendshape_max_error"]["p99"] < 0.15
+    assert s["blendshape_max_error"]["within_goal"] >= 0.98  # 81% when the crop sampled in floating point
 
 
 def test_parity_report_counts_faces_found_by_one_only(model_path: Path, astronaut: np.ndarray) -> None:
