@@ -14,8 +14,8 @@ The crop maps the rectangle's corners onto the output's corners (OpenCV's perspe
 the rectangle's box points, as MediaPipe's CPU converter does): no half-pixel shift. That one
 convention decides landmark parity with mediapipe (a half-pixel crop errs ~0.4 px on average).
 It also samples as mediapipe's own OpenCV does: OpenCV's classic fixed-point bilinear warp
-(source positions rounded to 1/32 pixel, 15-bit weights, halves rounded up). The OpenCV wheel
-we install (5.0) warps uint8 in floating point instead, which moves pixels by one grey level
+(source positions rounded to 1/32 pixel, 15-bit weights, halves rounded up). OpenCV 5.0 (the
+x86 lock's wheel) warps uint8 in floating point instead, which moves pixels by one grey level
 here and there: enough to shift the detector's keypoints by ~0.1 px and the landmarks by
 ~0.05 px, to which the blendshape model is sensitive (genki4k stills: 81% of faces within 0.02
 of mediapipe's blendshapes with that warp, all 3567 with `fixed_point_maps`).
@@ -139,8 +139,9 @@ def fixed_point_maps(inverse: np.ndarray, size: int) -> tuple[np.ndarray, np.nda
 
 def crop(rgb: np.ndarray, roi: Roi, size: int, *, zero_border: bool) -> np.ndarray:
     """`roi` of the image resampled to size x size uint8, its corners on the output's corners,
-    sampled in OpenCV's fixed point as mediapipe's converter is (`fixed_point_maps`): our
-    OpenCV's own `warpPerspective` samples in floating point and misses mediapipe by a grey level."""
+    sampled in OpenCV's fixed point as mediapipe's converter is (`fixed_point_maps`), whichever
+    OpenCV is installed: 5.0's own `warpPerspective` samples in floating point and misses
+    mediapipe by a grey level."""
     src = cv2.boxPoints(((roi.cx, roi.cy), (roi.w, roi.h), math.degrees(roi.rotation)))
     dst = np.array([[0, size], [0, 0], [size, 0], [size, size]], dtype=np.float32)
     m = cv2.getPerspectiveTransform(src.astype(np.float32), dst)
