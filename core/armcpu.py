@@ -1,8 +1,8 @@
 """Whether this CPU can run mediapipe 1.x: every 1.x aarch64 wheel is built for ARMv8.2.
 
 `libmediapipe.so` in 1.x holds thousands of LSE-atomic (`ldadd`, `cas`) instructions, so on an
-ARMv8.0 core (a Pi 4's Cortex-A72) the first `import mediapipe` kills the process with SIGILL,
-which no Python code can catch. Every Pi installs the same lock and runs the LiteRT backend;
+ARMv8.0 core (a Pi 4's Cortex-A72) the moment mediapipe loads it (its first image or model) the
+process dies with SIGILL, which no Python code can catch. Every Pi installs the same lock and runs the LiteRT backend;
 this check, made before anything imports mediapipe, turns that crash into a sentence and keeps
 `model.backend = "auto"` from ever choosing mediapipe there. The rule is hw/lock-choice.sh's.
 """
@@ -49,5 +49,5 @@ def mediapipe_blocker(machine: str | None = None, cpuinfo: Path = CPUINFO, versi
     if not missing:
         return None
     return (f"mediapipe {version} needs an ARMv8.2 CPU (a Pi 5) and this one lacks {', '.join(missing)} "
-            f"(a Pi 4's Cortex-A72): importing it would kill the process. Use model.backend = \"litert\" "
+            f"(a Pi 4's Cortex-A72): loading it would kill the process. Use model.backend = \"litert\" "
             f"(the default, \"auto\", does), or install requirements/mediapipe-0.10.txt for mediapipe 0.10.18.")

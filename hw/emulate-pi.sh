@@ -5,7 +5,7 @@
 # /proc/cpuinfo, its Python steps are run (venv, pip install --no-deps of the lock and of the
 # program, model provisioning and verification, default config), and the installed program
 # scores a real face. Both Pis install the one lock (LiteRT, plus mediapipe 1.x); on the Pi 4 CPU
-# `import mediapipe` must die (SIGILL) and the program must refuse that backend with a sentence.
+# mediapipe's native library must die (SIGILL) and the program must refuse that backend with a sentence.
 # Prints a PASS/FAIL table; the exit status is 1 if a check failed, 2 if the set-up failed.
 #
 #   sudo hw/emulate-pi.sh                     both Pis (CI runs this from .ci/run)
@@ -124,7 +124,7 @@ print_plan() {
     printf '        "configuration" commands in the guest; %s score astronaut.png (score >= %s)\n' \
         "$GUEST_VENV/bin/smile-mirror" "$SCORE_MIN"
     if [[ " ${SELECTED[*]} " == *" cortex-a72 "* ]]; then
-        printf 'sigill  on the Pi 4: import mediapipe must die with SIGILL, and the mediapipe backend\n'
+        printf 'sigill  on the Pi 4: libmediapipe.so must die with SIGILL, and the mediapipe backend\n'
         printf '        must be refused with a sentence (exit 2), never reached\n'
     fi
 }
@@ -424,6 +424,24 @@ print(("PASS" if ok else "FAIL") + " face %s, score %s (>= %s), %s" % (
         show_failure "$logs/score.log"
     fi
 
+    # 4. The same face as on this x86 host: landmarks (normalised) within 1e-3, score and eye
+    #    engagement within half a point (float kernels differ between NEON and AVX).
+    if [[ -z $failed_step && -n $HOST_FACE ]]; then
+        local face parity
+        face="$(guest "$root" "$cpu" "$info" "$GUEST_VENV/bin/python" -c "$FACE_PY" \
+            "$GUEST_MODELS/face_landmarker.task" "$GUEST_MODELS/astronaut.png" 2>"$logs/face.log" | tail -n1)" || face=""
+        parity="$(python3 -c '
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+lm = max(abs(x - y) for x, y in zip(a["landmarks"], b["landmarks"]))
+pts = max(abs(a[k] - b[k]) for k in ("score", "eye"))
+ok = a["backend"] == b["backend"] and len(a["landmarks"]) == len(b["landmarks"]) and lm <= 1e-3 and pts <= 0.5
+print(("PASS" if ok else "FAIL") + " %s: landmarks within %.1e of x86 (limit 1e-3), score %.2f / eye %.2f against %.2f / %.2f (limit 0.5)" % (
+    a["backend"], lm, a["score"], a["eye"], b["score"], b["eye"]))
+' "$face" "$HOST_FACE" 2>&1)" || parity="FAIL no face from the guest: $(tail -n1 "$logs/face.log")"
+        record "$cpu" "x86 parity" "${parity%% *}" - "${parity#* }"
+    fi
+
     local want
     want="$(sed -n 's/^mediapipe==\([^ \\]*\).*/\1/p' "$SRC/${EXPECT_LOCK[$cpu]}")"
     if [[ -n $version && $version == "$want" ]]; then
@@ -433,6 +451,30 @@ print(("PASS" if ok else "FAIL") + " face %s, score %s (>= %s), %s" % (
     fi
     INSTALLED[$cpu]=$([[ -z $failed_step ]] && echo 1 || echo 0)
     MP_VERSION[$cpu]="$version"
+}
+
+# The astronaut through the configured backend (auto: LiteRT) and the scorer, as one JSON line:
+# run by the guest and, once, by this x86 host's own venv (./mirror makes it; CI runs the tests
+# first). HOST_FACE is empty where there is no such venv, and the comparison is left out.
+# shellcheck disable=SC2016  # Python, not shell
+FACE_PY='
+import json, sys, cv2
+from pathlib import Path
+from core.backends import make_landmarker, resolve
+from core.scoring import load_model, score_face
+rgb = cv2.cvtColor(cv2.imread(sys.argv[2]), cv2.COLOR_BGR2RGB)
+lm = make_landmarker(Path(sys.argv[1]), still=True)
+obs = lm.detect(rgb, 0.0)[0]
+r = score_face(obs, None, load_model())
+print(json.dumps({"backend": resolve(), "landmarks": [round(float(v), 7) for v in obs.landmarks[:, :2].ravel()],
+                  "score": float(r.score), "eye": float(r.eye_engagement)}))
+'
+HOST_FACE=""
+host_face() {
+    local py="$SRC/.venv/mediapipe-1/bin/python"
+    [[ -x $py ]] || return 0
+    HOST_FACE="$("$py" -c "$FACE_PY" "$HOST_MODELS/face_landmarker.task" "$HOST_MODELS/astronaut.png" 2>/dev/null |
+        tail -n1)" || HOST_FACE=""
 }
 
 # mediapipe 1.x on the Pi 4 CPU, in the Pi 4's own install: a bare import dies (the reason the
@@ -448,12 +490,14 @@ pi4_mediapipe_check() {
         return
     fi
     say "Pi 4 (cortex-a72): mediapipe 1.x must not run, and must be refused before it is imported"
-    GUEST_TIMEOUT=600 guest "$root" "$cpu" "$logs/cpuinfo" "$GUEST_VENV/bin/python" -c 'import mediapipe' \
+    # `import mediapipe` alone loads nothing native; its first image loads libmediapipe.so
+    GUEST_TIMEOUT=600 guest "$root" "$cpu" "$logs/cpuinfo" "$GUEST_VENV/bin/python" -c \
+        'import mediapipe as mp, numpy; mp.Image(image_format=mp.ImageFormat.SRGB, data=numpy.zeros((64, 64, 3), numpy.uint8))' \
         >"$logs/import.log" 2>&1 || status=$?
     local why
     why="$(grep -a -m1 -o -e 'This binary was compiled with .* processor' -e 'Illegal instruction' "$logs/import.log" || true)"
     if [[ $status -eq 132 ]]; then
-        record "$cpu" "$label" PASS $((SECONDS - t0)) "import mediapipe ${MP_VERSION[cortex-a72]}: killed by SIGILL (exit 132)${why:+: \"$why\"}"
+        record "$cpu" "$label" PASS $((SECONDS - t0)) "mediapipe ${MP_VERSION[cortex-a72]} loading libmediapipe.so: killed by SIGILL (exit 132)${why:+: \"$why\"}"
     else
         record "$cpu" "$label" FAIL $((SECONDS - t0)) "expected SIGILL (exit 132), got exit $status${why:+: $why}"
         show_failure "$logs/import.log"
@@ -489,6 +533,7 @@ main() {
     rm -rf "$LOGS"
     mkdir -p "$LOGS"
     declare -gA INSTALLED=() MP_VERSION=()
+    host_face
     local cpu
     for cpu in "${SELECTED[@]}"; do
         emulate "$cpu"
