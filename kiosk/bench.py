@@ -510,7 +510,7 @@ def summarise(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     for display in ("display-small", "display-full"):
         modes[display] = {k: results[display][k] for k in ("displayed_fps", "cpu_ms_per_displayed_frame",
                                                            "peak_rss_mb", "cpu_share", "present_cpu_ms_per_frame",
-                                                           "screen")}
+                                                           "screen", "display") if k in results[display]}
     ratio = {"cpu_ms_per_displayed_frame": modes["naive"]["cpu_ms_per_displayed_frame"]
              / modes["pipeline"]["cpu_ms_per_displayed_frame"]}
     group_ratio = {mode: {"cpu_ms_per_displayed_frame": modes[mode]["cpu_ms_per_displayed_frame"]
