@@ -457,19 +457,26 @@ SocketBindDeny=any
 EOF
 }
 
-write_share_dropin() {
-    local dir="$ROOT$UNIT_DIR/$APP.service.d" port
-    port="$(share_port_of "$ROOT$CONF")"
-    if [[ -z $port ]]; then
-        run rm -f "$dir/share.conf"
+# write_dropin NAME VALUE MESSAGE TEXT: the console unit's drop-in NAME.conf, written by the
+# function TEXT given VALUE, when VALUE is not empty; removed (closed again) when it is.
+write_dropin() {
+    local name="$1" value="$2" message="$3" text="$4" dir="$ROOT$UNIT_DIR/$APP.service.d"
+    if [[ -z $value ]]; then
+        run rm -f "$dir/$name.conf"
         return
     fi
-    say "photo sharing on: TCP port $port opened in the kiosk's sandbox ($dir/share.conf)"
+    say "$message ($dir/$name.conf)"
     run install -d -m 0755 "$dir"
     if [[ $DRY_RUN -eq 0 ]]; then
-        share_dropin_text "$port" >"$dir/share.conf"
-        chmod 0644 "$dir/share.conf"
+        "$text" "$value" >"$dir/$name.conf"
+        chmod 0644 "$dir/$name.conf"
     fi
+}
+
+write_share_dropin() {
+    local port
+    port="$(share_port_of "$ROOT$CONF")"
+    write_dropin share "$port" "photo sharing on: TCP port $port opened in the kiosk's sandbox" share_dropin_text
 }
 
 # booth.print_pin / booth.photo_pin in the config: the console kiosk's device policy admits the
@@ -503,18 +510,9 @@ EOF
 }
 
 write_gpio_dropin() {
-    local dir="$ROOT$UNIT_DIR/$APP.service.d" pins
+    local pins
     pins="$(button_pins_of "$ROOT$CONF")"
-    if [[ -z $pins ]]; then
-        run rm -f "$dir/gpio.conf"
-        return
-    fi
-    say "booth buttons on ($pins): the kiosk's sandbox admits /dev/gpiochip* ($dir/gpio.conf)"
-    run install -d -m 0755 "$dir"
-    if [[ $DRY_RUN -eq 0 ]]; then
-        gpio_dropin_text "$pins" >"$dir/gpio.conf"
-        chmod 0644 "$dir/gpio.conf"
-    fi
+    write_dropin gpio "$pins" "booth buttons on ($pins): the kiosk's sandbox admits /dev/gpiochip*" gpio_dropin_text
 }
 
 # Give tty1 its login prompt back (the console unit's Conflicts= stopped it; at boot systemd
