@@ -52,8 +52,19 @@ def test_video_through_the_whole_loop(face_video: Path, model_path: Path, tmp_pa
                 return screens[-1]
 
         app.states = SpyStates()
+        shown: set[int] = set()
+        present = display.present
+
+        def spy_present() -> None:  # which of the file's frames reached the screen
+            if app._frame is not None:
+                shown.add(app._frame.index)
+            present()
+
+        display.present = spy_present  # type: ignore[method-assign]
         assert app.run() == 0
-    assert app.stats.displayed == 90  # a file loses no frame, whatever inference costs
+    # a file loses no frame, whatever inference costs (an animated screen may be drawn again
+    # while a slow machine waits for the next frame: that adds a redraw, not a frame)
+    assert len(shown) == 90 and app.stats.displayed >= 90, (len(shown), app.stats.displayed)
     assert app.stats.loop_errors == 0
     lines = [json.loads(x) for x in (tmp_path / "readings.jsonl").read_text().splitlines()]
     assert len(lines) == app.stats.readings >= 10
