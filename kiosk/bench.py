@@ -212,8 +212,9 @@ def _pure_inference(video: Path, model: Path, frames: int, width: int, height: i
     from core.armcpu import mediapipe_blocker
     from core.errors import ModelError
 
-    if mediapipe_blocker():
-        raise ModelError(mediapipe_blocker())
+    why = mediapipe_blocker()
+    if why:  # an ARMv8.0 CPU: loading mediapipe 1.x there is a SIGILL
+        raise ModelError(why)
     import mediapipe as mp
     from mediapipe.tasks.python import vision
     from mediapipe.tasks.python.core import base_options
@@ -294,7 +295,6 @@ def _exporters_on(config):
 def _booth_on(config, *, share: bool):
     """Photo booth mode taking photos into a temporary folder; with `share`, the share server on
     a free loopback port and a thread that fetches every shared page and photo once a second."""
-    import json as json_
     import socket
     import threading
     import urllib.request
@@ -313,7 +313,7 @@ def _booth_on(config, *, share: bool):
         while True:
             time.sleep(1.0)
             try:
-                tokens = json_.loads((state / "share-tokens.json").read_text())
+                tokens = json.loads((state / "share-tokens.json").read_text())
             except (OSError, ValueError):
                 continue
             for token in tokens:
