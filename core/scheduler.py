@@ -17,6 +17,9 @@ import numpy as np
 from core.motion import change, thumbnail
 
 
+WARM_UP_DROP = 0.25  # a reading under this share of the estimate replaces it (a warm-up has ended)
+
+
 @dataclass(slots=True)
 class SchedulerStats:
     offered: int = 0      # frames the scheduler saw
@@ -69,7 +72,13 @@ class Scheduler:
     def observe(self, infer_ms: float, face: bool, score_rate: float = 0.0) -> None:
         """Feed back one finished inference: its cost, whether a face was there, and how fast
         the raw score is moving (points per second)."""
-        self.infer_ms = infer_ms if self.infer_ms == 0 else 0.8 * self.infer_ms + 0.2 * infer_ms
+        if self.infer_ms == 0 or infer_ms < self.infer_ms * WARM_UP_DROP:
+            # the first reading, or the end of a one-off: a landmarker's first call (model and
+            # graph start, a face-count landmarker made on demand) costs 50-100x a tracked frame,
+            # and averaged in it would space the readings seconds apart for dozens of readings
+            self.infer_ms = infer_ms
+        else:
+            self.infer_ms = 0.8 * self.infer_ms + 0.2 * infer_ms
         self._face = face
         self._changing = abs(score_rate) >= self.change_per_s
 

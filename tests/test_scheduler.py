@@ -76,3 +76,19 @@ def test_the_cpu_budget_counts_every_inference_thread() -> None:
     for s in (one, two):
         s.observe(40.0, face=True, score_rate=100.0)  # a changing smile: only the budget limits
     assert one.period_ms() == 80.0 and two.period_ms() == 160.0
+
+
+def test_a_slow_first_inference_does_not_hold_back_the_next_readings() -> None:
+    """A landmarker's first call (its graph starting) took 1,780 ms where a tracked frame takes
+    15: averaged in, it spaced readings seconds apart (6 readings in 10 s of group mode)."""
+    s = Scheduler(score_hz=15, idle_hz=4, max_cpu=0.5)
+    assert s.offer(0.0, busy=False)
+    s.observe(1780.0, True, 0.0)
+    assert s.infer_ms == 1780.0, "until a cheaper one arrives, the slow reading is all it knows"
+    now = 1780.0 * 2 + 1  # the budget's gap after the slow one
+    assert s.offer(now, busy=False)
+    s.observe(15.0, True, 0.0)
+    assert s.infer_ms == 15.0
+    assert 29 <= run(s, seconds=2, infer_ms=15.0, start_ms=now + 34) <= 31, "back to the score rate at once"
+    s.observe(40.0, True, 0.0)
+    assert 15.0 < s.infer_ms < 40.0, "a dearer reading is still averaged in"
