@@ -14,9 +14,9 @@ noisy: compare ratios from one run, not figures from different runs). Modes:
 
 CPU per scored frame = (mode CPU - its display-only CPU) / scored frames: what scoring a frame
 costs the app, to compare with pure inference. The window is `--screen` pixels (1920x1080 by
-default) and everything is drawn at that size through SDL's renderer; on SDL's dummy driver its
-software renderer scales the camera picture, which a Pi's GPU does for free, so display figures
-here are an upper bound.
+default) and everything is drawn at that size; on SDL's dummy driver the CPU composes it
+(kiosk.canvas), including the camera picture's upscale, which a Pi's GPU does for free, so
+display figures here are an upper bound.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ PAIRS = {"exporters": (EXPORTER_MODES, "Prometheus scraped every second, MQTT to
          "share": (SHARE_MODES, "the share server on, a phone fetching every shared page and photo each second")}
 # `--on-screen`: the children draw on the real screen, fullscreen, through SDL's own choice of
 # video driver and renderer (kmsdrm and the GPU on a Pi's console), instead of SDL's dummy
-# driver with its software renderer: the display figures then are the kiosk's own.
+# driver composed by the CPU: the display figures then are the kiosk's own.
 ON_SCREEN_ENV = "SMILE_BENCH_ON_SCREEN"
 COLUMNS = ("displayed_fps", "scores_per_s", "cpu_ms_per_displayed_frame", "cpu_ms_per_scored_frame",
            "pure_inference_ms", "latency_p50_ms", "latency_p95_ms", "frames_skipped", "peak_rss_mb", "cpu_share")
@@ -547,7 +547,7 @@ def format_table(report: dict[str, Any]) -> str:
         lines.append(f"({name} loop, no scoring: {d['cpu_ms_per_displayed_frame']:.2f} CPU ms / frame at "
                      f"{d['displayed_fps']:.1f} fps on a {d['screen'][0]}x{d['screen'][1]} screen "
                      f"({d.get('display', '?')}), of which {d['present_cpu_ms_per_frame']:.2f} ms in SDL's present: "
-                     f"rasterising, which a GPU renderer does off the CPU)")
+                     f"where a renderer rasterises what was queued)")
     lines.append(f"naive / pipeline CPU per displayed frame: {report['ratio_naive_over_pipeline']['cpu_ms_per_displayed_frame']:.2f}x")
     for mode, r in report.get("ratio_group_over_pipeline", {}).items():
         lines.append(f"{mode} / pipeline CPU per displayed frame: {r['cpu_ms_per_displayed_frame']:.2f}x, "

@@ -46,7 +46,8 @@ def build_landmarker(config: Config, model: Path, mode: Mode | type[Mode]) -> An
         own = mode.landmarker(config, path)
         if own is not None:
             return own
-        return face_landmarker(path, max_faces=config.pipeline.max_faces, zoom=config.pipeline.zoom)
+        return face_landmarker(path, max_faces=config.pipeline.max_faces, zoom=config.pipeline.zoom,
+                               backend=config.model.backend, threads=config.pipeline.threads)
 
     try:
         return make(model)

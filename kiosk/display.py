@@ -3,8 +3,8 @@ window), a headless log, or an off-screen recorder for tests and benchmarks.
 
 All three take the same arguments and expose the same small interface (as picamera2's
 NullPreview mirrors the real previews), so the app never asks which one it has.
-Screens are drawn at their native resolution through SDL's renderer (kiosk.paint): text and
-marks are crisp, and the camera picture is scaled by SDL, never per frame in Python.
+Screens are drawn at their native resolution on a canvas (kiosk.canvas): SDL's renderer where
+there is a GPU, the CPU's blitters on the window surface elsewhere.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import pygame  # noqa: E402
 
-from kiosk.paint import Canvas, open_window_canvas  # noqa: E402
+from kiosk.canvas import Canvas, open_window_canvas  # noqa: E402
 
 
 class DisplayError(SmileMirrorError, RuntimeError):
@@ -85,8 +85,8 @@ class _Base:
         """The video driver and the kind of renderer, for logs and benchmarks."""
         if self.canvas is None or not pygame.display.get_init():
             return "no screen"
-        kind = "software" if self.canvas.software else "accelerated"
-        return f"SDL {pygame.display.get_driver()} driver, {kind} renderer"
+        how = "composed by the CPU on the window surface" if self.canvas.software else "accelerated renderer"
+        return f"SDL {pygame.display.get_driver()} driver, {how}"
 
     def snapshot(self):
         """What the screen shows, as an HxWx3 RGB array."""
@@ -139,12 +139,12 @@ class RecordingDisplay(_Base):
     pixels, and can save frames as PNG. Used by tests, `bench` and `soak`."""
 
     def __init__(self, *, screen: tuple[int, int] = (1280, 720), rotate: int = 0, save_every: int = 0,
-                 save_dir: Path | None = None) -> None:
+                 save_dir: Path | None = None, compositor: str = "auto") -> None:
         super().__init__()
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         if not pygame.display.get_init():
             pygame.display.init()
-        self._window, self.canvas = open_window_canvas(screen, rotate=rotate, hidden=True)
+        self._window, self.canvas = open_window_canvas(screen, rotate=rotate, hidden=True, compositor=compositor)
         self.size = self.canvas.size
         self.save_every, self.save_dir = save_every, save_dir
         self.saved: list[Path] = []

@@ -1,38 +1,28 @@
 """The paint kit: palette, text, gauges, bars, face marks and the frame-to-screen mapping that
 every mode's painter draws with.
 
-Everything is drawn at the screen's native resolution through SDL's renderer
-(`pygame._sdl2.video`): the camera image is one streaming texture scaled by SDL (the GPU on a
-Pi, SDL's own C scaler elsewhere), and every label, gauge and mark is rendered once into a
-small texture, cached by what it shows, and copied each frame. Nothing is rescaled in Python
-per frame. Sizes are in layout units `u` (1% of the screen's shorter side), so the same layout
+Everything is drawn at the screen's native resolution on a canvas (kiosk.canvas: SDL's
+renderer on a GPU, the CPU's blitters elsewhere): the camera image is scaled once per frame,
+and every label, gauge and mark is rendered once into a sprite, cached by what it shows, and
+copied each frame. Sizes are in layout units `u` (1% of the screen's shorter side), so the same layout
 reads from 3 m on any screen and in portrait.
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import os
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Iterable
 
-import cv2
 import numpy as np
 
-os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-os.environ.setdefault("SDL_RENDER_SCALE_QUALITY", "linear")  # smooth camera scaling
+from kiosk.canvas import Canvas, Sprite  # first: it sets SDL's defaults before pygame loads
 
 import pygame  # noqa: E402
 import pygame.gfxdraw  # noqa: E402
-from pygame._sdl2.sdl2 import error as SDLError  # noqa: E402
-from pygame._sdl2.video import Renderer, Texture, Window  # noqa: E402
 
 from core.framing import Framing, follow_face  # noqa: E402
 from core.types import SmileKind, shown_score  # noqa: E402
-
-log = logging.getLogger(__name__)
 
 Colour = tuple[int, int, int]
 Box = tuple[float, float, float, float]
@@ -105,159 +95,6 @@ def cover_crop(frame: tuple[int, int], screen: tuple[int, int], centre: tuple[fl
     return x, y, cw, ch
 
 
-# ---- the canvas: SDL's renderer at native resolution ----------------------------------------------
-
-class Canvas:
-    """One screen's worth of drawing through an SDL renderer. With `rotate`, everything is
-    composed on a texture of the rotated shape and turned once when presented."""
-
-    CACHE = 768                   # textures kept at most ...
-    CACHE_BYTES = 24 * 1024 * 1024  # ... and their pixels at most this big (a Pi's GPU shares its RAM)
-
-    def __init__(self, renderer: Renderer, size: tuple[int, int], *, rotate: int = 0, software: bool = False) -> None:
-        self.renderer = renderer
-        self.rotate = rotate
-        # SDL's software renderer scales an image ~20x slower than OpenCV's SIMD resize; there the
-        # camera picture is resized by OpenCV before upload. A GPU renderer (kmsdrm, GL) scales it.
-        self.software = software
-        self.size = (size[1], size[0]) if rotate in (90, 270) else size  # what painters draw on
-        self.w, self.h = self.size
-        self._target = Texture(renderer, self.size, target=True) if rotate else None
-        self._sprites: OrderedDict[tuple, Texture] = OrderedDict()
-        self._sprite_bytes = 0
-        self._images: dict[str, tuple[tuple[int, int], Texture, object]] = {}
-        self._bgra: dict[str, np.ndarray] = {}
-        self._out = size
-
-    # -- frame lifecycle ------------------------------------------------------------------------
-    def begin(self, colour: Colour = SHADE) -> None:
-        self.renderer.target = self._target
-        self.fill((*colour, 255))
-
-    def finish(self) -> None:
-        """Turn the composed picture onto the screen, if rotated."""
-        if self._target is not None:
-            self.renderer.target = None
-            ow, oh = self._out
-            w, h = self.size
-            self.renderer.draw_color = (0, 0, 0, 255)
-            self.renderer.clear()
-            # rotate about the centre: a w x h picture turned by 90 fills the oh x ow screen
-            self._target.draw(dstrect=pygame.Rect((ow - w) // 2, (oh - h) // 2, w, h), angle=self.rotate)
-
-    def present(self) -> None:
-        self.renderer.present()
-
-    def release(self) -> None:
-        """Give back every texture and the renderer now. SDL frees a window's renderer with the
-        window, so a texture or renderer that Python frees afterwards (a painter in a reference
-        cycle, collected at some later moment) would free memory twice: the process dies at exit."""
-        self._sprites.clear()
-        self._images.clear()
-        self._bgra.clear()
-        self._sprite_bytes = 0
-        self._target = None
-        self.renderer = None  # type: ignore[assignment]
-
-    def snapshot(self) -> np.ndarray:
-        """What the screen shows now, as an HxWx3 RGB array (tests, screenshots)."""
-        if self._target is not None:
-            self.renderer.target = None
-        surf = self.renderer.to_surface()
-        return pygame.surfarray.array3d(surf).swapaxes(0, 1).copy()
-
-    # -- primitives ---------------------------------------------------------------------------------
-    def fill(self, rgba: tuple[int, int, int, int], rect: pygame.Rect | None = None) -> None:
-        r = self.renderer
-        r.draw_blend_mode = 1 if rgba[3] < 255 else 0
-        r.draw_color = rgba
-        if rect is None:
-            if rgba[3] >= 255:
-                r.clear()
-            else:
-                r.fill_rect(pygame.Rect(0, 0, self.w, self.h))
-        else:
-            r.fill_rect(rect)
-
-    def image(self, slot: str, rgb: np.ndarray, src: tuple[int, int, int, int], dst: pygame.Rect,
-              *, flip: bool = False) -> None:
-        """An RGB array (the camera frame, a photo) as a streaming texture, scaled by SDL."""
-        if self.software and (src[2], src[3]) != dst.size:
-            held = self._images.get(slot)
-            if held is None or held[2] is not rgb:
-                x, y, cw, ch = src
-                part = rgb[y:y + ch, x:x + cw]
-                small = cv2.cvtColor(cv2.flip(part, 1) if flip else part, cv2.COLOR_RGB2BGRA)  # at camera size
-                buf = self._bgra.get(slot)
-                if buf is None or buf.shape[1::-1] != dst.size:
-                    buf = self._bgra[slot] = np.empty((dst.height, dst.width, 4), np.uint8)
-                cv2.resize(small, dst.size, dst=buf, interpolation=cv2.INTER_LINEAR if dst.width > cw else cv2.INTER_AREA)
-                tex = held[1] if held is not None and held[0] == dst.size else Texture(self.renderer, dst.size,
-                                                                                      streaming=True)
-                tex.update(pygame.image.frombuffer(buf, dst.size, "BGRA"))
-                tex.blend_mode = 0
-                self._images[slot] = (dst.size, tex, rgb)
-            self._images[slot][1].draw(dstrect=dst)
-            return
-        h, w = rgb.shape[:2]
-        held = self._images.get(slot)
-        if held is None or held[0] != (w, h):
-            held = ((w, h), Texture(self.renderer, (w, h), streaming=True), None)
-        tex = held[1]
-        if held[2] is not rgb:  # a photo under review is uploaded once, a camera frame each time
-            tex.update(pygame.image.frombuffer(np.ascontiguousarray(rgb), (w, h), "RGB"))
-        self._images[slot] = ((w, h), tex, rgb)
-        if flip:
-            x, y, cw, ch = src
-            src = (w - x - cw, y, cw, ch)
-        tex.draw(srcrect=pygame.Rect(src), dstrect=dst, flip_x=flip)
-
-    def sprite(self, key: tuple, make: Callable[[], pygame.Surface]) -> Texture:
-        """A texture made once from `make()` and kept while it is used."""
-        tex = self._sprites.get(key)
-        if tex is not None:
-            self._sprites.move_to_end(key)
-            return tex
-        tex = Texture.from_surface(self.renderer, make())
-        tex.blend_mode = 1
-        self._sprites[key] = tex
-        self._sprite_bytes += 4 * tex.width * tex.height
-        while len(self._sprites) > 1 and (len(self._sprites) > self.CACHE or self._sprite_bytes > self.CACHE_BYTES):
-            _, old = self._sprites.popitem(last=False)
-            self._sprite_bytes -= 4 * old.width * old.height
-        return tex
-
-    def draw(self, tex: Texture, dst: pygame.Rect, *, alpha: int = 255, angle: float = 0.0) -> None:
-        tex.alpha = alpha
-        tex.draw(dstrect=dst, angle=angle)
-
-
-def open_window_canvas(size: tuple[int, int], *, rotate: int = 0, title: str = "Smile Mirror",
-                       fullscreen: bool = False, hidden: bool = False) -> tuple[Window, Canvas]:
-    """A window (or the whole screen) and its canvas; the video subsystem must be up."""
-    window = Window(title, size=size, fullscreen_desktop=fullscreen, hidden=hidden)
-    try:
-        renderer = Renderer(window, accelerated=1, vsync=False)
-        # SDL_RENDER_DRIVER=software makes even an "accelerated" request give SDL's software renderer
-        software = os.environ.get("SDL_RENDER_DRIVER", "").strip().lower() == "software"
-    except (pygame.error, SDLError):  # no GPU renderer here (SDL's dummy driver, a bare framebuffer)
-        renderer, software = Renderer(window, accelerated=0, vsync=False), True
-    log.debug("display renderer: %s", "software" if software else "accelerated")
-    return window, Canvas(renderer, window.size, rotate=rotate, software=software)
-
-
-def offscreen(size: tuple[int, int], *, rotate: int = 0) -> Canvas:
-    """A hidden canvas of exactly `size` (tests, bench, rendered screenshots)."""
-    if not pygame.display.get_init():
-        pygame.display.init()
-    shown = (size[1], size[0]) if rotate in (90, 270) else size
-    window, canvas = open_window_canvas(shown, rotate=rotate, hidden=True)
-    canvas._window = window  # type: ignore[attr-defined]  # kept alive with the canvas
-    return canvas
-
-
-# ---- the painter: what modes draw with ----------------------------------------------------------------
-
 def thick_arc(surf: pygame.Surface, c: float, r_in: float, r_out: float, start: float, sweep: float,
               colour: tuple) -> None:
     """An anti-aliased ring segment from `start` through `sweep` radians, centred at (c, c)."""
@@ -321,7 +158,7 @@ class Painter:
             font = self._fonts[px] = pygame.font.Font(None, max(6, px))
         return font
 
-    def label(self, text: str, px: int, colour: Colour, *, shadow: bool = True) -> Texture:
+    def label(self, text: str, px: int, colour: Colour, *, shadow: bool = True) -> Sprite:
         def make() -> pygame.Surface:
             font = self.font(px)
             fg = font.render(text, True, colour)

@@ -167,6 +167,25 @@ def test_backend_choice(model_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     lm.close()
 
 
+@pytest.mark.parametrize("mode", ["lobby", "photobooth", "group"])
+def test_the_configured_backend_and_threads_reach_every_modes_landmarker(model_path: Path, mode: str) -> None:
+    from core.backends import backend_of
+    from core.config import Config
+    from kiosk.build import build_landmarker
+    from kiosk.modes import mode_class
+
+    for backend, threads in (("litert", 3), ("mediapipe", 1)):
+        config = Config().replace({"run.mode": mode, "model.backend": backend, "pipeline.threads": threads})
+        lm = build_landmarker(config, model_path, mode_class(mode))
+        try:
+            assert backend_of(lm) == backend, (mode, backend, type(lm).__name__)
+            inner = getattr(lm, "inner", lm)
+            if backend == "litert":
+                assert inner.threads == threads
+        finally:
+            lm.close()
+
+
 def _inet_sockets(cmd: list[str], tmp_path: Path) -> list[str]:
     trace = tmp_path / "strace.txt"
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy"}
