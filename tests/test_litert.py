@@ -102,6 +102,23 @@ def test_video_tracks_with_one_detection_and_matches_mediapipe(model_path: Path,
         assert lm.detector_runs <= 3  # tracked from its own landmarks, not detected on every frame
 
 
+def test_two_threads_see_what_one_sees(model_path: Path, face_video: Path) -> None:
+    """With threads > 1 the blendshape model runs beside the pose and mouth work: same results."""
+    cap = cv2.VideoCapture(str(face_video))
+    frames = [cv2.cvtColor(cap.read()[1], cv2.COLOR_BGR2RGB) for _ in range(30)]
+    cap.release()
+    seen = []
+    for threads in (1, 2):
+        with LiteRTLandmarker(model_path, threads=threads) as lm:
+            seen.append([lm.detect(f, i * 33.3) for i, f in enumerate(frames)])
+    for one, two in zip(*seen):
+        assert len(one) == len(two) == 1
+        a, b = one[0], two[0]
+        assert np.abs(a.landmarks - b.landmarks).max() < 1e-4
+        assert max(abs(a.blendshapes[k] - b.blendshapes[k]) for k in a.blendshapes) < 1e-4
+        assert np.allclose(a.transform, b.transform, atol=1e-4) and (a.mouth == b.mouth).all()
+
+
 def test_two_faces_are_tracked_each_on_its_own(model_path: Path, astronaut: np.ndarray) -> None:
     face = cv2.resize(astronaut[0:300, 60:360], (320, 320))  # the face, a third of each half
     frame = np.zeros((320, 640, 3), np.uint8)

@@ -118,23 +118,42 @@ def fixed_point_maps(inverse: np.ndarray, size: int) -> tuple[np.ndarray, np.nda
     m = inverse.reshape(-1).astype(np.float64)
     rows = min(WARP_BLOCK // 2, size)
     cols = min(WARP_BLOCK * WARP_BLOCK // rows, size)
-    col = np.arange(size)
-    block_x = ((col // cols) * cols).astype(np.float64)[None, :]
-    dx = (col % cols).astype(np.float64)[None, :]
+    starts = np.arange(0, size, cols)
+    widths = np.diff(np.append(starts, size))  # each block's columns
+    dx = (np.arange(size) % cols).astype(np.float64)[None, :]
     y = np.arange(size, dtype=np.float64)[:, None]
-    w = (m[6] * block_x + m[7] * y + m[8]) + m[6] * dx
-    w = np.divide(tab, w, out=np.zeros_like(w), where=w != 0)
+
+    def per_block(a: float, b: float, c: float) -> np.ndarray:
+        """a * block_x + b * y + c: once per block and row, then spread over the block's columns."""
+        return np.repeat(a * starts.astype(np.float64)[None, :] + b * y + c, widths, axis=1)
+
+    # in place, in that order: the same doubles as before, a third of the passes over memory
+    w = per_block(m[6], m[7], m[8])
+    w += m[6] * dx
+    np.divide(tab, w, out=w, where=w != 0)  # (where w is 0, 0 stays)
     limit = float(np.iinfo(np.int32).max)
 
     def fixed(a: float, b: float, c: float) -> np.ndarray:
-        v = ((a * block_x + b * y + c) + a * dx) * w
-        return np.rint(np.clip(v, -limit, limit)).astype(np.int32)
+        v = per_block(a, b, c)
+        v += a * dx
+        v *= w
+        if not np.abs(v).max() < limit:
+            np.clip(v, -limit, limit, out=v)
+        np.rint(v, out=v)
+        return v.astype(np.int32)
 
     fx, fy = fixed(m[0], m[1], m[2]), fixed(m[3], m[4], m[5])
-    whole = np.stack([fx >> INTER_BITS, fy >> INTER_BITS], axis=-1)
-    whole = np.clip(whole, np.iinfo(np.int16).min, np.iinfo(np.int16).max).astype(np.int16)
-    frac = (((fy & (tab - 1)) << INTER_BITS) | (fx & (tab - 1))).astype(np.uint16)
-    return whole, frac
+    sx, sy = fx >> INTER_BITS, fy >> INTER_BITS
+    if max(np.abs(sx).max(), np.abs(sy).max()) > np.iinfo(np.int16).max:
+        sx, sy = np.clip(sx, np.iinfo(np.int16).min, np.iinfo(np.int16).max), np.clip(sy, np.iinfo(np.int16).min,
+                                                                                     np.iinfo(np.int16).max)
+    whole = np.empty((size, size, 2), np.int16)
+    whole[..., 0], whole[..., 1] = sx, sy
+    fy &= tab - 1
+    fy <<= INTER_BITS
+    fx &= tab - 1
+    fy |= fx
+    return whole, fy.astype(np.uint16)
 
 
 def crop(rgb: np.ndarray, roi: Roi, size: int, *, zero_border: bool) -> np.ndarray:
@@ -256,7 +275,7 @@ def roi_from_detection(det: Detection) -> Roi:
 
 def landmarks_input(rgb: np.ndarray, roi: Roi) -> np.ndarray:
     img = crop(rgb, roi, LANDMARKS_SIZE, zero_border=False)
-    return (img.astype(np.float32) * np.float32(1.0 / 255.0))[None]
+    return np.multiply(img, np.float32(1.0 / 255.0), dtype=np.float32)[None]
 
 
 def project_landmarks(raw: np.ndarray, roi: Roi, width: int, height: int) -> np.ndarray:
