@@ -27,3 +27,12 @@ def change(before: np.ndarray, now: np.ndarray) -> np.ndarray:
 # Where something moved, for the zoom's windows and the LiteRT backend's newcomer search:
 MOVED_BY = 16       # grey levels (0-255) a thumbnail pixel must change by to count as motion
 MOVED_MIN = 2       # thumbnail pixels that must change before a window is chosen by motion
+# ... and what counts as a newcomer beside a tracked face: a blob, not the thin lines that edges
+# draw when the picture drifts a little (the demo's moving portrait, a camera on a soft mount) or
+# a tracked person's hair swings. Pixels left after a 2x2 erosion: a person stepping in leaves dozens.
+NEWCOMER_CORE = 3
+
+
+def blob_pixels(moved: np.ndarray) -> int:
+    """Changed thumbnail pixels whose 2x2 neighbourhood changed too."""
+    return int(cv2.erode(moved.astype(np.uint8), np.ones((2, 2), np.uint8)).sum())

@@ -258,3 +258,17 @@ def test_a_newcomer_is_searched_for_at_once_when_something_moves_beside_the_trac
         assert len(lm.detect(alone, 200.0)) == 1 and lm.detector_runs == runs
         assert len(lm.detect(both, 233.0)) == 2  # someone steps in beside: found on that very frame
         assert lm.motion_searches == 1
+
+
+def test_a_drifting_picture_is_no_newcomer(model_path: Path, model_cache: Path) -> None:
+    """The demo's portrait drifts as a whole, as a camera on a soft mount would: the lines its
+    edges draw in the motion thumbnail are no newcomer, so the detector keeps to its schedule
+    (it ran on nearly every scored frame when any two changed pixels counted)."""
+    from core.sources.demo import DemoSource
+
+    demo = DemoSource(size=(640, 480), fps=30, pace=False, cache=model_cache)
+    frames = [demo.read().rgb for _ in range(120)]
+    with LiteRTLandmarker(model_path, max_faces=4, search_ms=60_000) as lm:
+        for i, frame in enumerate(frames[::2]):  # scored at 15 a second, as the scheduler does
+            assert len(lm.detect(frame, i * 66.7)) == 1
+        assert lm.motion_searches == 0 and lm.detector_runs == 1

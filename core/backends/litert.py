@@ -30,7 +30,7 @@ from core.backends.geometry import parse_metadata, pose_matrix
 from core.backends.smoothing import LandmarkSmoother
 from core.errors import ModelError
 from core.landmarker import box_of, check_frame
-from core.motion import MOVED_BY, MOVED_MIN, THUMB, thumbnail
+from core.motion import MOVED_BY, NEWCOMER_CORE, THUMB, blob_pixels, thumbnail
 from core.mouth_patch import mouth_patch
 from core.types import FaceObservation
 
@@ -235,8 +235,9 @@ class LiteRTLandmarker:
             c0, c1 = int(max(0.0, x0 - mx) * THUMB[0]), int(min(1.0, x1 + mx) * THUMB[0]) + 1
             r0, r1 = int(max(0.0, y0 - my) * THUMB[1]), int(min(1.0, y1 + my) * THUMB[1]) + 1
             changed[r0:r1, c0:c1] = False
-        self.motion_searches += int(changed.sum() >= MOVED_MIN)
-        return bool(changed.sum() >= MOVED_MIN)
+        moved = blob_pixels(changed) >= NEWCOMER_CORE
+        self.motion_searches += int(moved)
+        return moved
 
     @staticmethod
     def _dedupe(found: list[tuple[_Track, np.ndarray]], w: int, h: int) -> list[tuple[_Track, np.ndarray]]:
