@@ -4,7 +4,7 @@
   camera picture is one streaming texture scaled by the GPU (kmsdrm and V3D on a Pi, GL on a
   desktop); every label, gauge and mark is a small texture made once and copied each frame.
 - `SurfaceCanvas`: where there is no GPU renderer (SDL's dummy driver, a bare framebuffer,
-  `SDL_RENDER_DRIVER=software`), the picture is composed on the window's own surface with
+  `SDL_RENDER_DRIVER=software`, an OpenGL that Mesa draws on the CPU), the picture is composed on the window's own surface with
   pygame's SIMD blitters: the camera frame is resized by OpenCV straight into the window's
   pixels, the sprites are alpha-blitted, and the window is flipped. SDL's software renderer
   would do the same work through slower generic blitters and one more copy of the screen.
