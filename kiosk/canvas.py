@@ -199,7 +199,7 @@ class SurfaceCanvas(Canvas):
     """Composed by the CPU on the window's surface: see the module's docstring."""
 
     software = True
-    SCALED = 64  # sprites kept scaled to another size (a fade band stretched over the screen)
+    SCALED = 8  # sprites kept stretched to another size (a fade band over the screen's width)
 
     def __init__(self, window: Window, *, rotate: int = 0) -> None:
         super().__init__(tuple(window.size), rotate)  # type: ignore[arg-type]
@@ -314,7 +314,7 @@ class SurfaceCanvas(Canvas):
     def _stretched(self, tex: pygame.Surface, size: tuple[int, int]) -> pygame.Surface:
         key = (id(tex), size)
         held = self._scaled.get(key)
-        if held is None or held[0] is not tex:  # (an id is reused once its sprite is gone)
+        if held is None:  # (the entry keeps its sprite alive, so the id stays that sprite's)
             held = self._scaled[key] = (tex, pygame.transform.smoothscale(tex, size))
             while len(self._scaled) > self.SCALED:
                 self._scaled.popitem(last=False)

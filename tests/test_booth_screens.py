@@ -151,3 +151,29 @@ def test_every_booth_screen_reads_from_three_metres(astronaut: np.ndarray, mode:
             assert "3" in words and t("booth_countdown") in words
         if name == "review":
             assert "85" in words
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("cx", [0.3, 0.5, 0.7])
+def test_the_line_at_the_top_stays_off_the_score_card(astronaut: np.ndarray, mode: BoothMode, size, cx: float) -> None:
+    """The hint (and a notice above it) sits beside or below the score card, wherever the
+    guest stands: never over "SMILE SCORE" or the number."""
+    import cv2
+
+    frame = cv2.resize(astronaut, (640, 480))
+    box = (cx - 0.1, 0.15, cx + 0.1, 0.5)
+    display = RecordingDisplay(screen=size)
+    renderer = Renderer(display.canvas)
+    for booth in (BoothView(Phase.BUILDING, progress=0.5), BoothView(Phase.ARMED, rearm=True, notice=t("photo_saved")),
+                  BoothView(Phase.COOLDOWN)):
+        renderer.draw(View(Screen.MIRROR, frame, reading(box), mode=booth), mode)
+        top = " ".join(s for s in (booth.notice, hint_line(booth, Screen.MIRROR, False)) if s)
+        drawn = list(renderer.painter.drawn)
+        n = 0  # the overlay is drawn last: its lines are the trailing ones
+        while n < len(drawn) and drawn[-1 - n].text in top:
+            n += 1
+        pills, card = drawn[len(drawn) - n:], drawn[:len(drawn) - n]
+        assert pills and card
+        on_card = card[0].rect.unionall([d.rect for d in card[1:]])  # the card's words, all of them
+        for a in pills:
+            assert not a.rect.colliderect(on_card), f"{a.text!r} over the score card at {size}, face at {cx}"

@@ -64,6 +64,16 @@ def get(port: int, path: str) -> tuple[int, bytes]:
         conn.close()
 
 
+def read_qr(bgr: np.ndarray) -> tuple[str, np.ndarray | None]:
+    """The QR code's text and corners. OpenCV's classic detector misses 2-5% of perfectly drawn
+    codes (measured on 120 random share links); its ArUco-based one reads those."""
+    for detector in (cv2.QRCodeDetector(), cv2.QRCodeDetectorAruco()):
+        found, points = detector.detectAndDecode(bgr)[:2]
+        if found:
+            return found, points
+    return "", None
+
+
 def review_screen(photo_rgb: np.ndarray, url: str, size: tuple[int, int], tmp_path: Path) -> np.ndarray:
     display = RecordingDisplay(screen=size)
     booth = BoothView(Phase.REVIEW, photo=photo_rgb, caption="Smile Score 87  ·  Genuine smile", share_url=url,
@@ -80,7 +90,7 @@ def test_the_qr_code_on_the_review_screen_gives_the_photos_exact_bytes(shared, a
     sharing, photo, _ = shared
     url = sharing.share(photo)
     img = review_screen(astronaut, url, size, tmp_path)
-    found, _points = cv2.QRCodeDetector().detectAndDecode(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))[:2]
+    found, _points = read_qr(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
     assert found == url, "the QR code read from the rendered screen is the photo's link"
     assert url.startswith(f"http://127.0.0.1:{sharing.server.port}/p/")
     page = urllib.request.urlopen(url, timeout=10).read().decode()
@@ -255,7 +265,7 @@ def test_the_review_screen_keeps_every_word_whole_and_apart(astronaut: np.ndarra
                     shrink = lambda r: r.inflate(-2, -round(r.height * 0.2))  # noqa: E731 (glyph boxes, not line boxes)
                     assert not shrink(a.rect).colliderect(shrink(b.rect)), f"{a.text!r} on {b.text!r}"
         img = cv2.cvtColor(display.snapshot(), cv2.COLOR_RGB2BGR)
-        found, points = cv2.QRCodeDetector().detectAndDecode(img)[:2]
+        found, points = read_qr(img)
         assert found == url
         xs, ys = points.reshape(-1, 2)[:, 0], points.reshape(-1, 2)[:, 1]
         qr = (xs.min(), ys.min(), xs.max(), ys.max())

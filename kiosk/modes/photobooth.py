@@ -166,39 +166,57 @@ def countdown_spot(face: tuple[float, float, float, float] | None, screen: tuple
 
 def _overlay(booth: BoothView, view: "View", p: Painter, genuine: bool) -> None:
     """Notice, the line saying what happens next (with the build-up bar), countdown and flash.
-    Words sit on dark pills so they read over any camera picture."""
+    Words sit on dark pills so they read over any camera picture, clear of the score card."""
     u = p.u
-    y = round(2 * u)
+    x0, x1, y = 0, p.w, round(2 * u)
+    card = _face_and_card(view, p)[1] if view.screen is Screen.MIRROR else None
+    if card is not None and not p.portrait:  # beside the card, over the guest's side
+        x0, x1 = (card.right, p.w) if card.centerx < p.w / 2 else (0, card.left)
+    elif card is not None and card.centery < p.h / 2:  # below a card at the top
+        y = card.bottom + round(2 * u)
     if booth.notice:
-        y = _pill(booth.notice, p, y, INK).bottom + round(1.2 * u)
+        y = _pill(booth.notice, p, y, INK, (x0, x1)).bottom + round(1.2 * u)
     line = hint_line(booth, view.screen, genuine)
     if line:
         building = booth.phase is Phase.BUILDING
-        pill = _pill(line, p, y, INK if building or booth.phase is Phase.ARMED and not booth.rearm else MUTED)
+        pill = _pill(line, p, y, INK if building or booth.phase is Phase.ARMED and not booth.rearm else MUTED,
+                     (x0, x1))
         if building:
-            bar = pygame.Rect(0, 0, round(50 * u), max(6, round(2.6 * u)))
-            bar.midtop = (p.w // 2, pill.bottom + round(1.5 * u))
+            bar = pygame.Rect(0, 0, min(round(50 * u), round(0.9 * (x1 - x0))), max(6, round(2.6 * u)))
+            bar.midtop = (pill.centerx, pill.bottom + round(1.5 * u))
             p.bar(bar, booth.progress, GOLD)
     if booth.phase is Phase.COUNTDOWN and booth.countdown:
         _countdown(booth.countdown, view, p)
     p.flash(booth.flash)
 
 
-def _pill(text: str, p: Painter, top: int, colour: tuple[int, int, int]) -> pygame.Rect:
-    """The words (a "line", wrapped where the screen is narrow) on a rounded dark pill, centred
-    at the top of the screen."""
+def _pill(text: str, p: Painter, top: int, colour: tuple[int, int, int], span: tuple[int, int]) -> pygame.Rect:
+    """The words (a "line", wrapped where the room is narrow) on a rounded dark pill, centred
+    in the screen's horizontal `span`."""
     u = p.u
-    lines = p.wrap(text, "line", p.w * 0.86)
+    room = span[1] - span[0]
+    lines = p.wrap(text, "line", room * 0.9 - 5 * u)
     font = p.font(p.px("line"))
     step = round(font.get_linesize() * 0.92)
     w = max(font.size(line)[0] for line in lines)
     h = step * (len(lines) - 1) + font.get_height()
-    pill = pygame.Rect(0, 0, min(p.w, w + round(5 * u)), h + round(2 * u))
-    pill.midtop = (p.w // 2, top)
+    pill = pygame.Rect(0, 0, min(room, w + round(5 * u)), h + round(2 * u))
+    pill.midtop = ((span[0] + span[1]) // 2, top)
     p.panel(pill, alpha=200, radius=min(pill.height // 2, round(4 * u)))
     for i, line in enumerate(lines):
         p.text(line, "line", colour, shadow=False, midtop=(pill.centerx, pill.top + round(u) + i * step))
     return pill
+
+
+def _face_and_card(view: "View", p: Painter) -> tuple[tuple[float, float, float, float] | None, pygame.Rect | None]:
+    """The guest's face on screen (with the brackets' margin) and the score card beside it, as
+    the live mirror placed them; None where no face is shown."""
+    if p.map is None or view.reading is None:
+        return None, None
+    left, top, right, bottom = p.map.box(view.reading.box)
+    pad = 0.1 * (right - left)  # the brackets' margin
+    face = (left - pad, top - 1.6 * pad, right + pad, bottom + pad)
+    return face, card_rect(p, face)
 
 
 def _countdown(n: int, view: "View", p: Painter) -> pygame.Rect:
@@ -208,14 +226,9 @@ def _countdown(n: int, view: "View", p: Painter) -> pygame.Rect:
     word_px = p.px("line")
     gw, gh = p.font(px).size(str(n))
     word_w, word_h = p.font(word_px).size(t("booth_countdown"))
-    face = None
-    if p.map is not None and view.reading is not None:
-        left, top, right, bottom = p.map.box(view.reading.box)
-        pad = 0.1 * (right - left)  # the brackets' margin
-        face = (left - pad, top - 1.6 * pad, right + pad, bottom + pad)
+    face, card = _face_and_card(view, p)
     limit = p.h * 0.64 if view.reading is not None else p.h
-    if face is not None:  # the score card beside (or above or below) the face is kept clear too
-        card = card_rect(p, face)
+    if face is not None and card is not None:  # the score card beside (or above or below) the face is kept clear too
         if not p.portrait:
             face = (min(face[0], card.left), card.top, max(face[2], card.right), card.bottom)
         elif card.top > face[1]:
