@@ -64,6 +64,41 @@ def test_crop_samples_in_opencvs_fixed_point_as_mediapipe_does() -> None:
     assert len(np.unique(out[2, 15 * 64:16 * 64, 0])) == 33  # positions rounded to 1/32 pixel (0/32..32/32), not 64
 
 
+def _random_crops(n: int, seed: int):
+    """Random frames with rotated rectangles and letterboxes (whose 1/32 positions fall halfway)."""
+    rng = np.random.default_rng(seed)
+    for k in range(n):
+        img = rng.integers(0, 256, (480, 640, 3), np.uint8)
+        roi = fm.Roi(rng.uniform(-50, 700), rng.uniform(-50, 530), rng.uniform(5, 1500), rng.uniform(5, 1500),
+                     rng.uniform(-3.2, 3.2) if k % 3 else 0.0)
+        if k % 5 == 0:
+            roi = fm.letterbox_roi(int(rng.integers(16, 2000)), int(rng.integers(16, 2000)))
+        yield img, roi, (fm.LANDMARKS_SIZE, fm.DETECTOR_SIZE)[k % 2], bool(k % 4 == 1)
+
+
+@pytest.mark.skipif(not fm.opencv_warps_in_fixed_point(), reason=f"OpenCV {cv2.__version__} warps in floating point")
+def test_the_maps_cut_what_opencvs_classic_warp_cuts() -> None:
+    """Where OpenCV is still the classic fixed-point warp (the Pi's lock, generation 0.10), its own
+    warpPerspective is the crop, and the maps that stand in for it elsewhere agree pixel for pixel."""
+    for img, roi, size, zero in _random_crops(200, 5):
+        m = fm.crop_matrix(roi, size)
+        border = cv2.BORDER_CONSTANT if zero else cv2.BORDER_REPLICATE
+        own = cv2.warpPerspective(img, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=0)
+        assert np.array_equal(own, fm.remap_crop(img, m, size, zero_border=zero))
+        assert np.array_equal(own, fm.crop(img, roi, size, zero_border=zero))
+
+
+def test_a_crop_cut_in_two_halves_is_the_whole_crop() -> None:
+    """Two threads each cut half of the landmark model's input: the same numbers as one whole."""
+    half = fm.LANDMARKS_SIZE // 2
+    for img, roi, _, _ in _random_crops(60, 6):
+        whole = fm.landmarks_input(img, roi)
+        parts = np.full_like(whole, np.nan)
+        fm.landmarks_input_rows(img, roi, (half, fm.LANDMARKS_SIZE), parts[0, half:])
+        fm.landmarks_input_rows(img, roi, (0, half), parts[0, :half])
+        assert np.array_equal(parts, whole)
+
+
 def test_geometry_metadata_is_read_without_protobuf(model_path: Path) -> None:
     g = parse_metadata(read_bundle(model_path)["geometry_pipeline_metadata_landmarks.binarypb"])
     assert g.canonical.shape == (3, 468) and (g.weights > 0).sum() > 10

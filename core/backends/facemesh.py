@@ -26,12 +26,15 @@ on screen (image y points down).
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 DETECTOR_SIZE = 128
 LANDMARKS_SIZE = 256
@@ -103,7 +106,8 @@ INTER_BITS = 5  # OpenCV's fixed-point warp: source positions in 1/32 pixel (INT
 WARP_BLOCK = 32  # ... computed in blocks of 32 * 32 output pixels (its BLOCK_SZ)
 
 
-def fixed_point_maps(inverse: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+def fixed_point_maps(inverse: np.ndarray, size: int,
+                     rows: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The maps OpenCV's classic fixed-point `warpPerspective` (the one mediapipe's crops
     reproduce exactly) computes for the output pixels from the inverse matrix: integer source
     pixel (int16 pairs) and the 1/32-pixel bilinear table index (uint16), for `cv2.remap`, which
@@ -113,42 +117,32 @@ def fixed_point_maps(inverse: np.ndarray, size: int) -> tuple[np.ndarray, np.nda
     scale such as 350/128 puts many positions exactly halfway between two 1/32 steps, where the
     last bit of the double decides the rounding: the output is walked in blocks of 64 columns by
     16 rows; per row, x0 = m0 * block_x + m1 * y + m2 and then (x0 + m0 * dx) * (32 / w), rounded
-    half to even."""
+    half to even. `rows` (start, stop) computes those output rows only, the same numbers."""
     tab = 1 << INTER_BITS
     m = inverse.reshape(-1).astype(np.float64)
-    rows = min(WARP_BLOCK // 2, size)
-    cols = min(WARP_BLOCK * WARP_BLOCK // rows, size)
-    starts = np.arange(0, size, cols)
-    widths = np.diff(np.append(starts, size))  # each block's columns
-    dx = (np.arange(size) % cols).astype(np.float64)[None, :]
-    y = np.arange(size, dtype=np.float64)[:, None]
+    block_rows = min(WARP_BLOCK // 2, size)
+    cols = min(WARP_BLOCK * WARP_BLOCK // block_rows, size)
+    blocks = -(-size // cols)
+    block_x = np.arange(blocks, dtype=np.float64)[None, :] * cols
+    first, stop = rows if rows is not None else (0, size)
+    height = stop - first
+    y = np.arange(first, stop, dtype=np.float64)[:, None]
+    dx = np.arange(cols, dtype=np.float64)[None, None, :]
 
-    def per_block(a: float, b: float, c: float) -> np.ndarray:
-        """a * block_x + b * y + c: once per block and row, then spread over the block's columns."""
-        return np.repeat(a * starts.astype(np.float64)[None, :] + b * y + c, widths, axis=1)
+    def walked(a: float, b: float, c: float) -> np.ndarray:
+        """a * block_x + b * y + c once per block and row, plus a * dx per column: (rows, size)."""
+        out = np.add((a * block_x + b * y + c)[:, :, None], a * dx).reshape(height, blocks * cols)
+        return out if blocks * cols == size else np.ascontiguousarray(out[:, :size])
 
-    # in place, in that order: the same doubles as before, a third of the passes over memory
-    w = per_block(m[6], m[7], m[8])
-    w += m[6] * dx
-    np.divide(tab, w, out=w, where=w != 0)  # (where w is 0, 0 stays)
-    limit = float(np.iinfo(np.int32).max)
-
-    def fixed(a: float, b: float, c: float) -> np.ndarray:
-        v = per_block(a, b, c)
-        v += a * dx
-        v *= w
-        if not np.abs(v).max() < limit:
-            np.clip(v, -limit, limit, out=v)
-        np.rint(v, out=v)
-        return v.astype(np.int32)
-
-    fx, fy = fixed(m[0], m[1], m[2]), fixed(m[3], m[4], m[5])
-    sx, sy = fx >> INTER_BITS, fy >> INTER_BITS
-    if max(np.abs(sx).max(), np.abs(sy).max()) > np.iinfo(np.int16).max:
-        sx, sy = np.clip(sx, np.iinfo(np.int16).min, np.iinfo(np.int16).max), np.clip(sy, np.iinfo(np.int16).min,
-                                                                                     np.iinfo(np.int16).max)
-    whole = np.empty((size, size, 2), np.int16)
-    whole[..., 0], whole[..., 1] = sx, sy
+    # OpenCV's own arithmetic does the rest in single passes, with the warp's own rounding:
+    # 32 / w (0 where w is 0) and saturate_cast<int>(x * w), which rounds half to even.
+    w = cv2.divide(float(tab), walked(m[6], m[7], m[8]))
+    fx = cv2.multiply(walked(m[0], m[1], m[2]), w, dtype=cv2.CV_32S)
+    fy = cv2.multiply(walked(m[3], m[4], m[5]), w, dtype=cv2.CV_32S)
+    whole = np.empty((height, size, 2), np.int16)
+    short = np.iinfo(np.int16)
+    for k, f in enumerate((fx, fy)):
+        whole[..., k] = np.clip(f >> INTER_BITS, short.min, short.max)
     fy &= tab - 1
     fy <<= INTER_BITS
     fx &= tab - 1
@@ -156,18 +150,53 @@ def fixed_point_maps(inverse: np.ndarray, size: int) -> tuple[np.ndarray, np.nda
     return whole, fy.astype(np.uint16)
 
 
-def crop(rgb: np.ndarray, roi: Roi, size: int, *, zero_border: bool) -> np.ndarray:
-    """`roi` of the image resampled to size x size uint8, its corners on the output's corners,
-    sampled in OpenCV's fixed point as mediapipe's converter is (`fixed_point_maps`), whichever
-    OpenCV is installed: 5.0's own `warpPerspective` samples in floating point and misses
-    mediapipe by a grey level."""
+def crop_matrix(roi: Roi, size: int) -> np.ndarray:
+    """The perspective matrix taking `roi`'s corners onto a size x size output's corners."""
     src = cv2.boxPoints(((roi.cx, roi.cy), (roi.w, roi.h), math.degrees(roi.rotation)))
     dst = np.array([[0, size], [0, 0], [size, 0], [size, size]], dtype=np.float32)
-    m = cv2.getPerspectiveTransform(src.astype(np.float32), dst)
+    return cv2.getPerspectiveTransform(src.astype(np.float32), dst)
+
+
+def remap_crop(rgb: np.ndarray, m: np.ndarray, size: int, *, zero_border: bool,
+               rows: tuple[int, int] | None = None) -> np.ndarray:
+    """The crop through `fixed_point_maps` and `cv2.remap`: the classic warp's samples with any
+    OpenCV. `rows` (start, stop) cuts out just those rows of it."""
     _, inverse = cv2.invert(m)  # as warpPerspective inverts it (LU, doubles)
-    whole, frac = fixed_point_maps(inverse, size)
+    whole, frac = fixed_point_maps(inverse, size, rows)
     border = cv2.BORDER_CONSTANT if zero_border else cv2.BORDER_REPLICATE
     return cv2.remap(rgb, whole, frac, cv2.INTER_LINEAR, borderMode=border, borderValue=0)
+
+
+@lru_cache(maxsize=1)
+def opencv_warps_in_fixed_point() -> bool:
+    """Whether the installed OpenCV's own `warpPerspective` is the classic fixed-point one
+    (OpenCV <= 4.10, as in the Pi's lock): then it cuts the crops, in C++, ~10x faster than the
+    maps. Decided by the samples, not by the version: a rotated crop and a letterbox whose
+    positions fall halfway between 1/32 steps, each compared with `remap_crop`."""
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (90, 140, 3), np.uint8)
+    for roi, size, zero in ((Roi(61.3, 47.9, 83.1, 77.4, 0.37), 64, False), (letterbox_roi(140, 90), 128, True)):
+        m = crop_matrix(roi, size)
+        border = cv2.BORDER_CONSTANT if zero else cv2.BORDER_REPLICATE
+        own = cv2.warpPerspective(img, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=0)
+        if not np.array_equal(own, remap_crop(img, m, size, zero_border=zero)):
+            log.info("OpenCV %s warps in floating point: crops are cut through fixed-point maps", cv2.__version__)
+            return False
+    return True
+
+
+def crop(rgb: np.ndarray, roi: Roi, size: int, *, zero_border: bool,
+         rows: tuple[int, int] | None = None) -> np.ndarray:
+    """`roi` of the image resampled to size x size uint8, its corners on the output's corners,
+    sampled in OpenCV's fixed point as mediapipe's converter is, whichever OpenCV is installed:
+    its own `warpPerspective` where that is still the classic one, else `remap_crop` (OpenCV
+    >= 4.11 warps in floating point and misses mediapipe by a grey level). `rows` (start, stop)
+    cuts out just those rows."""
+    m = crop_matrix(roi, size)
+    if rows is None and opencv_warps_in_fixed_point():
+        border = cv2.BORDER_CONSTANT if zero_border else cv2.BORDER_REPLICATE
+        return cv2.warpPerspective(rgb, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=0)
+    return remap_crop(rgb, m, size, zero_border=zero_border, rows=rows)
 
 
 def letterbox_roi(width: int, height: int, window: tuple[int, int, int, int] | None = None,
@@ -276,6 +305,13 @@ def roi_from_detection(det: Detection) -> Roi:
 def landmarks_input(rgb: np.ndarray, roi: Roi) -> np.ndarray:
     img = crop(rgb, roi, LANDMARKS_SIZE, zero_border=False)
     return np.multiply(img, np.float32(1.0 / 255.0), dtype=np.float32)[None]
+
+
+def landmarks_input_rows(rgb: np.ndarray, roi: Roi, rows: tuple[int, int], out: np.ndarray) -> None:
+    """Rows (start, stop) of `landmarks_input` written into `out` (stop - start, 256, 3) float32:
+    two threads can each make a part of one input."""
+    img = crop(rgb, roi, LANDMARKS_SIZE, zero_border=False, rows=rows)
+    np.multiply(img, np.float32(1.0 / 255.0), out=out)
 
 
 def project_landmarks(raw: np.ndarray, roi: Roi, width: int, height: int) -> np.ndarray:
