@@ -170,7 +170,7 @@ def remap_crop(rgb: np.ndarray, m: np.ndarray, size: int, *, zero_border: bool,
 @lru_cache(maxsize=1)
 def opencv_warps_in_fixed_point() -> bool:
     """Whether the installed OpenCV's own `warpPerspective` is the classic fixed-point one
-    (OpenCV <= 4.10, as in the Pi's lock): then it cuts the crops, in C++, ~10x faster than the
+    (OpenCV <= 4.10, as in the Pi's lock): then it cuts the crops, in C++, ~2.5x faster than the
     maps. Decided by the samples, not by the version: a rotated crop and a letterbox whose
     positions fall halfway between 1/32 steps, each compared with `remap_crop`."""
     rng = np.random.default_rng(0)
