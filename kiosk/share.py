@@ -130,8 +130,21 @@ class ShareServer:
         return f"{self.public_url}/p/{token}"
 
     def close(self) -> None:
-        self._server.close()
-        self._thread.join(timeout=5)
+        """Stops serving. The sockets are closed by the server's own thread (through waitress's
+        trigger): closed from here, its loop would select on a closed descriptor and die with
+        EBADF. Then its request threads are stopped."""
+        if self._thread.is_alive():
+            self._server.trigger.pull_trigger(self._close_sockets)
+            self._thread.join(timeout=5)
+        else:
+            self._close_sockets()
+        self._server.task_dispatcher.shutdown()
+
+    def _close_sockets(self) -> None:
+        """Every socket of the loop (open connections, the trigger, the listener): the loop then
+        has nothing left to watch and returns."""
+        for channel in list(self._server._map.values()):  # type: ignore[union-attr]
+            channel.close()
 
 
 class Sharing:

@@ -151,6 +151,32 @@ def test_the_server_binds_only_to_the_configured_address(shared) -> None:
         http.client.HTTPConnection("127.0.0.2", sharing.server.port, timeout=3).connect()
 
 
+def test_closing_with_a_phone_still_connected_stops_every_thread_cleanly(tmp_path: Path, astronaut: np.ndarray) -> None:
+    """The kiosk stops the server at exit (and on a config reload) while guests' phones may hold
+    keep-alive connections: no thread may die with a traceback, none may be left behind."""
+    import threading
+
+    before = set(threading.enumerate())
+    errors: list[threading.ExceptHookArgs] = []
+    old_hook, threading.excepthook = threading.excepthook, errors.append
+    try:
+        tokens = TokenStore(tmp_path, hours=1.0)
+        photo = PhotoStore(tmp_path).save(astronaut, SmileReading(t_ms=0.0, score=80.0, kind=SmileKind.GENUINE,
+                                                                  eye_engagement=60.0, box=(0, 0, 1, 1), raw_score=80.0))
+        for _ in range(3):
+            server = ShareServer(ShareApp(tokens, tmp_path / "photos"), host="127.0.0.1", port=0)
+            phone = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            phone.request("GET", "/p/" + tokens.add(photo.name))  # HTTP/1.1: the connection stays open
+            assert phone.getresponse().read()
+            server.close()
+            phone.close()
+    finally:
+        threading.excepthook = old_hook
+    assert not errors, [f"{e.thread.name}: {e.exc_value!r}" for e in errors]
+    left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert not left, left
+
+
 def test_sharing_from_the_booth_loop(tmp_path: Path, astronaut: np.ndarray) -> None:
     """The booth's saved photo gets its link on the review screen, made off the display thread."""
     from kiosk.takeaway import Takeaway

@@ -4,6 +4,7 @@ share port and nothing more; `systemd-analyze security` of the unit with it stay
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def test_sharing_off_writes_no_drop_in(tmp_path: Path) -> None:
 def test_sharing_on_opens_exactly_its_port_and_off_again_removes_it(tmp_path: Path) -> None:
     dropin, out = install_step(tmp_path, "[booth]\nshare = true\nshare_port = 8765\n")
     d = directives(dropin)
-    assert d["PrivateNetwork"] == ["no"] and d["SocketBindAllow"] == ["tcp:8765"] and d["SocketBindDeny"] == ["any"]
+    assert d["PrivateNetwork"] == ["no"] and d["SocketBindAllow"] == ["tcp:8765"] and set(d["SocketBindDeny"]) == {"any"}
     assert d["IPAddressDeny"] == ["any"] and "0.0.0.0/0" not in " ".join(d["IPAddressAllow"])
     assert "AF_INET" in d["RestrictAddressFamilies"][0] and "8765" in out
     dropin, _ = install_step(tmp_path, "[booth]\nshare = false\n")
@@ -88,3 +89,42 @@ def test_the_unit_with_every_booth_drop_in_stays_at_most_1_5(tmp_path: Path) -> 
     assert float(found.group(1)) <= 1.5, done.stdout
     verify = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
     assert "Unknown key" not in verify.stderr and "gpio" not in verify.stderr.lower(), verify.stderr
+
+
+def merged(dropins: list[Path]) -> dict[str, list[str]]:
+    """Drop-ins folded in systemd's order (by file name), as it folds list settings: each line
+    adds its items, an empty assignment clears the list, a scalar's last line wins."""
+    out: dict[str, list[str]] = {}
+    for dropin in sorted(dropins, key=lambda p: p.name):
+        for key, values in directives(dropin).items():
+            for value in values:
+                out[key] = [] if value == "" else out.get(key, []) + value.split()
+    return out
+
+
+def test_sharing_and_the_exporters_together_keep_both_ports_and_every_peer(tmp_path: Path) -> None:
+    """share.conf and network.conf side by side (a booth with sharing that also reports to a
+    venue's Prometheus and MQTT): neither clears what the other opens."""
+    from tests.test_deploy import write_dropin
+
+    config = ('[booth]\nshare = true\nshare_port = 8080\n[metrics]\nenabled = true\nport = 9100\n'
+              '[mqtt]\nenabled = true\nhost = "192.168.1.10"\n')
+    done = write_dropin(tmp_path, config)
+    assert done.returncode == 0, done.stdout + done.stderr
+    share, _ = install_step(tmp_path, config)
+    network = share.with_name("network.conf")
+    assert network.exists() and share.exists()
+    d = merged([share, network])
+    assert {"tcp:9100", "tcp:8080"} <= set(d["SocketBindAllow"]) and set(d["SocketBindDeny"]) == {"any"}
+    assert {"192.168.1.10/32", "127.0.0.0/8", "192.168.0.0/16"} <= set(d["IPAddressAllow"])
+    assert "0.0.0.0/0" not in d["IPAddressAllow"] and set(d["IPAddressDeny"]) == {"any"}
+    assert d["PrivateNetwork"][-1] == "no"
+    if offline_security_supported():  # the unit with both drop-ins, as systemd reads them under the root
+        root = tmp_path / "root"
+        shutil.copy(CONSOLE_UNIT, root / "etc/systemd/system/smile-mirror.service")
+        scored = subprocess.run(["systemd-analyze", "security", "--offline=true", f"--root={root}", "--no-pager",
+                                 "smile-mirror.service"], capture_output=True, text=True, timeout=60)
+        found = re.search(r"Overall exposure level for \S+: ([0-9.]+)", scored.stdout)
+        assert found, scored.stdout + scored.stderr
+        assert "Service has access to the host's network" in scored.stdout, "the drop-ins were not read"
+        assert float(found.group(1)) <= 1.5, scored.stdout
