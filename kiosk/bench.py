@@ -10,7 +10,8 @@ noisy: compare ratios from one run, not figures from different runs). Modes:
   same scene, as a camera at its full mode delivers), then displayed.
 - `display-small` / `display-full`: the same loops with scoring switched off, to separate
   inference's marginal cost from capture and drawing.
-- `inference`: the bare MediaPipe call on the small frames, no app at all ("pure inference").
+- `inference`: the bare landmarkers on the small frames, no app at all ("pure inference"), each
+  in its own process, taking turns of 30 frames (`kiosk.bench_inference`).
 
 CPU per scored frame = (mode CPU - its display-only CPU) / scored frames: what scoring a frame
 costs the app, to compare with pure inference. The window is `--screen` pixels (1920x1080 by
@@ -36,8 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from core.cpus import pin_cpus
+from core.cpus import parse_cpus, pin_cpus
 from core.scheduler import Scheduler
+from kiosk.bench_inference import side_by_side
 
 MODES = ("pipeline", "naive", "display-small", "display-full", "inference")
 # `--group`: group mode (up to 4 faces) on the same one-visitor video as `pipeline`;
@@ -95,11 +97,6 @@ def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, widt
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     from core.landmarker import MediapipeLandmarker
     from core.sources import VideoFileSource
-
-    if mode == "inference":
-        if backend == "litert":
-            return _pure_inference_litert(video, model, frames, width, height)
-        return _pure_inference(video, model, frames, width, height)
 
     from core.config import Config
     from kiosk.app import App
@@ -205,66 +202,6 @@ def _display_only_app():
                                         box=(0.4, 0.2, 0.6, 0.5), raw_score=72.0)
 
     return DisplayOnly
-
-
-def _pure_inference(video: Path, model: Path, frames: int, width: int, height: int) -> dict[str, Any]:
-    """Raw mediapipe detect_for_video on the same decoded frames: the floor for any app."""
-    from core.armcpu import mediapipe_blocker
-    from core.errors import ModelError
-
-    why = mediapipe_blocker()
-    if why:  # an ARMv8.0 CPU: loading mediapipe 1.x there is a SIGILL
-        raise ModelError(why)
-    import mediapipe as mp
-    from mediapipe.tasks.python import vision
-    from mediapipe.tasks.python.core import base_options
-
-    from core.sources import VideoFileSource
-
-    source = VideoFileSource(video, size=(width, height), pace=False, loop=True)
-    images = [np.ascontiguousarray(source.read().rgb) for _ in range(min(frames, 300))]
-    source.close()
-    options = vision.FaceLandmarkerOptions(base_options=base_options.BaseOptions(model_asset_path=str(model)),
-                                           running_mode=vision.RunningMode.VIDEO, num_faces=1,
-                                           output_face_blendshapes=True, output_facial_transformation_matrixes=True)
-    task = vision.FaceLandmarker.create_from_options(options)
-    try:
-        for i in range(10):  # warm-up
-            task.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=images[i % len(images)]), i)
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        for i in range(frames):
-            task.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=images[i % len(images)]),
-                                  100 + i * 33)
-        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    finally:
-        task.close()
-    return {"mode": "inference", "frames": frames, "pure_inference_ms": 1000 * cpu / frames,
-            "pure_inference_wall_ms": 1000 * wall / frames, "peak_rss_mb": _peak_rss_mb()}
-
-
-def _pure_inference_litert(video: Path, model: Path, frames: int, width: int, height: int) -> dict[str, Any]:
-    """The bare LiteRT landmarker (tracking from frame to frame) on the same decoded frames, with
-    1 and with 2 threads: CPU and wall time per frame."""
-    from core.backends.litert import LiteRTLandmarker
-    from core.sources import VideoFileSource
-
-    source = VideoFileSource(video, size=(width, height), pace=False, loop=True)
-    images = [np.ascontiguousarray(source.read().rgb) for _ in range(min(frames, 300))]
-    source.close()
-    out: dict[str, Any] = {"mode": "inference", "frames": frames}
-    for threads in (1, 2):
-        with LiteRTLandmarker(model, threads=threads) as lm:
-            for i in range(10):
-                lm.detect(images[i % len(images)], float(i))
-            cpu0, wall0 = time.process_time(), time.perf_counter()
-            for i in range(frames):
-                lm.detect(images[i % len(images)], 100.0 + i * 33)
-            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-        suffix = "" if threads == 1 else "_2t"
-        out[f"pure_inference_ms{suffix}"] = 1000 * cpu / frames
-        out[f"pure_inference_wall_ms{suffix}"] = 1000 * wall / frames
-    out["peak_rss_mb"] = _peak_rss_mb()
-    return out
 
 
 def _exporters_on(config):
@@ -405,6 +342,7 @@ def _peak_rss_mb() -> float:
 # ---- parent side ------------------------------------------------------------------------------
 
 BACKEND_MODES = ("pipeline", "inference") + GROUP_MODES  # run once per backend; the others once in all
+CHILD_MODES = tuple(m for m in MODES if m != "inference")  # `inference` runs in kiosk.bench_inference's children
 
 
 def run_bench(*, video: Path | None, model: Path, cache: Path | None, frames: int, pace: bool, cpus: str | None,
@@ -423,7 +361,11 @@ def run_bench(*, video: Path | None, model: Path, cache: Path | None, frames: in
         shared = {mode: _spawn(mode, full if mode in ("naive", "display-full") else small, model, frames, pace,
                                cpus, width, height, screen) for mode in wanted if mode not in BACKEND_MODES}
         per_backend = {b: {mode: _spawn(mode, small, model, frames, pace, cpus, width, height, screen, b, threads)
-                           for mode in wanted if mode in BACKEND_MODES} for b in backends}
+                           for mode in wanted if mode in BACKEND_MODES and mode != "inference"} for b in backends}
+        # the backends' bare inference, each in its own process, in turns, so drift hits all alike
+        inference = side_by_side(small, model, backends, frames, width, height, parse_cpus(cpus) if cpus else None)
+        for b in backends:
+            per_backend[b]["inference"] = inference[b]
     reports = []
     for b in backends:
         table = summarise({**shared, **per_backend[b]})
@@ -454,10 +396,20 @@ def format_backends(reports: list[dict[str, Any]]) -> str:
         inf, p = r["inference"], r["modes"]["pipeline"]
         text = (f"  {r['backend']:<9} pure inference {inf['pure_inference_ms']:.2f} CPU ms "
                 f"({inf.get('pure_inference_wall_ms', float('nan')):.2f} wall ms, "
-                f"{inf.get('pure_inference_wall_ms', inf['pure_inference_ms']) / ref_ms:.2f}x mediapipe)")
+                f"{inf.get('pure_inference_wall_ms', inf['pure_inference_ms']) / ref_ms:.2f}x mediapipe{_spread(inf, '')})")
         if "pure_inference_wall_ms_2t" in inf:
             text += (f"; 2 threads {inf['pure_inference_wall_ms_2t']:.2f} wall ms "
-                     f"({inf['pure_inference_wall_ms_2t'] / ref_ms:.2f}x), {inf['pure_inference_ms_2t']:.2f} CPU ms")
+                     f"({inf['pure_inference_wall_ms_2t'] / ref_ms:.2f}x{_spread(inf, '_2t')}), "
+                     f"{inf['pure_inference_ms_2t']:.2f} CPU ms")
+            if isinstance(inf.get("cpus_2t"), list) and len(inf["cpus_2t"]) < 2:
+                text += " (both threads on one CPU: give --cpus 0-1 to see two)"
+        seam = ref["inference"].get("pure_inference_wall_ms_seam")
+        if seam and r is not ref:
+            text += (f"; like for like (both backends' FaceObservations): {inf['pure_inference_wall_ms'] / seam:.2f}x"
+                     + (f", 2 threads {inf['pure_inference_wall_ms_2t'] / seam:.2f}x" if "pure_inference_wall_ms_2t" in inf
+                        else "") + " the mediapipe backend's")
+        elif seam:
+            text += f"; as the mediapipe backend (results made FaceObservations) {seam:.2f} wall ms"
         text += (f"; app {p['cpu_ms_per_displayed_frame']:.2f} CPU ms/displayed frame, latency p50/p95 "
                  f"{p['latency_p50_ms']:.1f}/{p['latency_p95_ms']:.1f} ms, peak RSS {p['peak_rss_mb']:.0f} MB")
         for mode in GROUP_MODES:
@@ -466,6 +418,12 @@ def format_backends(reports: list[dict[str, Any]]) -> str:
                 text += f"; {mode} {g['cpu_ms_per_displayed_frame']:.2f} CPU ms/frame, RSS {g['peak_rss_mb']:.0f} MB"
         lines.append(text)
     return "\n".join(lines)
+
+
+def _spread(inf: dict[str, Any], suffix: str) -> str:
+    """', turns 0.80-0.95x': the lowest and highest ratio of the 30-frame turns, where measured."""
+    turns = inf.get(f"ratio_turns{suffix}")
+    return f", turns {turns[0]:.2f}-{turns[2]:.2f}x" if turns else ""
 
 
 def _variant_of(model: Path) -> str:
@@ -557,7 +515,7 @@ def format_table(report: dict[str, Any]) -> str:
 
 def _child_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--child", choices=MODES + GROUP_MODES + EXPORTER_MODES[1:] + SHARE_MODES, required=True)
+    p.add_argument("--child", choices=CHILD_MODES + GROUP_MODES + EXPORTER_MODES[1:] + SHARE_MODES, required=True)
     p.add_argument("--video", type=Path, required=True)
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--frames", type=int, default=300)
