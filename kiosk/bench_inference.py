@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 30  # frames a contender runs before the next one's turn: ~0.3 s, shorter than the drift
 WARM_UP = 10
+Step = tuple[Callable[[np.ndarray, int], Any], Callable[[], None]]  # run on (frame, t_ms); close
 
 
 class Contender(Protocol):
@@ -47,7 +48,7 @@ class Tally:
     wall: float = 0.0
     cpu: float = 0.0
     frames: int = 0
-    rounds: list[float] = field(default_factory=list)  # wall ms per frame, each turn
+    turns: list[float] = field(default_factory=list)  # wall ms per frame, each turn
 
 
 class Local:
@@ -82,14 +83,14 @@ def take_turns(contenders: list[Contender], frames: int, chunk: int = CHUNK) -> 
             wall, cpu = contenders[i].turn(count)
             t = tallies[i]
             t.wall, t.cpu, t.frames = t.wall + wall, t.cpu + cpu, t.frames + count
-            t.rounds.append(1000 * wall / count)
+            t.turns.append(1000 * wall / count)
         done += count
     return tallies
 
 
 # ---- the contenders ---------------------------------------------------------------------------
 
-def mediapipe_step(model: str) -> tuple[Callable[[np.ndarray, int], Any], Callable[[], None]]:
+def mediapipe_step(model: str) -> Step:
     """mediapipe's Face Landmarker in VIDEO mode, as the mediapipe backend makes it: the floor
     for any app built on it (no conversion of its results)."""
     from core.armcpu import mediapipe_blocker
@@ -109,7 +110,7 @@ def mediapipe_step(model: str) -> tuple[Callable[[np.ndarray, int], Any], Callab
     return (lambda rgb, t: task.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), t)), task.close
 
 
-def mediapipe_backend_step(model: str) -> tuple[Callable[[np.ndarray, int], Any], Callable[[], None]]:
+def mediapipe_backend_step(model: str) -> Step:
     """The mediapipe backend as the app runs it (`core.landmarker.MediapipeLandmarker`): its
     results made into `FaceObservation`s with their mouth patches, as LiteRT's are, so the two
     compare like for like."""
@@ -119,7 +120,7 @@ def mediapipe_backend_step(model: str) -> tuple[Callable[[np.ndarray, int], Any]
     return (lambda rgb, t: lm.detect(rgb, float(t))), lm.close
 
 
-def litert_step(model: str, threads: int) -> tuple[Callable[[np.ndarray, int], Any], Callable[[], None]]:
+def litert_step(model: str, threads: int) -> Step:
     """The LiteRT landmarker (tracking from frame to frame), returning `FaceObservation`s."""
     from core.backends.litert import LiteRTLandmarker
 
@@ -127,7 +128,7 @@ def litert_step(model: str, threads: int) -> tuple[Callable[[np.ndarray, int], A
     return (lambda rgb, t: lm.detect(rgb, float(t))), lm.close
 
 
-STEPS: dict[str, Callable[[str], tuple[Callable[[np.ndarray, int], Any], Callable[[], None]]]] = {
+STEPS: dict[str, Callable[[str], Step]] = {
     "mediapipe": mediapipe_step,
     "mediapipe_seam": mediapipe_backend_step,
     "litert": lambda model: litert_step(model, 1),
@@ -219,7 +220,7 @@ def side_by_side(video: Path, model: Path, backends: tuple[str, ...], frames: in
         entry[f"cpus{suffix}"] = child.ready["cpus"]
         entry[f"peak_rss_mb{suffix}"] = getattr(child, "final", {}).get("peak_rss_mb")
         if ref is not None and t is not ref:
-            ratios = [a / b for a, b in zip(t.rounds, ref.rounds)]
+            ratios = [a / b for a, b in zip(t.turns, ref.turns)]
             entry[f"ratio_turns{suffix}"] = [round(min(ratios), 3), round(float(np.median(ratios)), 3),
                                              round(max(ratios), 3)]
     return out

@@ -17,7 +17,7 @@ def test_turns_rotate_so_no_contender_always_follows_the_same_one() -> None:
     tallies = take_turns(contenders, 4 * CHUNK)
     timed = order[len(contenders) * WARM_UP:]
     assert [timed[i] for i in range(0, len(timed), CHUNK)] == list("abc" "bca" "cab" "abc")
-    assert [t.frames for t in tallies] == [4 * CHUNK] * 3 and all(len(t.rounds) == 4 for t in tallies)
+    assert [t.frames for t in tallies] == [4 * CHUNK] * 3 and all(len(t.turns) == 4 for t in tallies)
 
 
 def test_each_contender_keeps_its_own_frames_and_clock() -> None:
