@@ -10,7 +10,11 @@ shape, as large as the frame allows) follows the face, pure and on the caller's 
   slow frame cannot make it jump or oscillate);
 - the face with a margin is always kept inside, even when the spring is still on its way;
 - the crop never leaves the frame; after `centre_after_ms` without a face it glides back to
-  the centre of the frame.
+  the centre of the frame;
+- with `widen` (group mode), the box is everyone's, and a group wider than the screen's shape
+  allows (in portrait, a strip a third of the frame wide) widens the crop up to the whole frame:
+  everybody stays in the picture, which is then shown with bars above and below. It widens at
+  once as far as the group needs and eases the margin in, and narrows again on the spring.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class Framing:
     aim: tuple[float, float]
     velocity: tuple[float, float] = (0.0, 0.0)
     no_face_ms: float = 0.0
+    widening: float = 0.0  # how fast the width changes (pixels/s), with `widen`
 
     @property
     def centre(self) -> tuple[float, float]:
@@ -70,19 +75,24 @@ def _clamp(value: float, lo: float, hi: float) -> float:
 
 
 def follow_face(frame: tuple[int, int], aspect: float, face: Box | None, previous: Framing | None, dt_ms: float,
-                tuning: FramingTuning = FramingTuning()) -> Framing:
+                tuning: FramingTuning = FramingTuning(), *, widen: bool = False) -> Framing:
     """The crop for this moment, from the last one `dt_ms` ago (None at the start: centred).
 
     `frame` is the camera frame (w, h); `aspect` the screen's width / height; `face` the
-    face box (normalised, camera coordinates, not mirrored) or None when there is none.
+    face box (normalised, camera coordinates, not mirrored) or None when there is none; with
+    `widen`, the crop may grow wider than `aspect` to hold all of `face` (everyone's box).
     """
     fw, fh = frame
     w, h = crop_size(frame, aspect)
+    dt = max(0.0, dt_ms) / 1000.0
+    if previous is None or previous.h != h or not w - 0.5 <= previous.w <= (fw if widen else w) + 0.5:
+        # first frame, a new frame size or shape, or widening switched off: start centred
+        previous = Framing(fw / 2 - w / 2, fh / 2 - h / 2, w, h, aim=(fw / 2, fh / 2))
+    widening = 0.0
+    if widen:
+        w, widening = _width_for(face, previous, w, fw, tuning, dt)
     half_w, half_h = w / 2, h / 2
     centre = (fw / 2, fh / 2)
-    if previous is None or (previous.w, previous.h) != (w, h):  # first frame, or a new frame size
-        previous = Framing(centre[0] - half_w, centre[1] - half_h, w, h, aim=centre)
-    dt = max(0.0, dt_ms) / 1000.0
     aim = previous.aim
     no_face_ms = 0.0 if face is not None else previous.no_face_ms + max(0.0, dt_ms)
     if face is not None:
@@ -104,7 +114,25 @@ def follow_face(frame: tuple[int, int], aspect: float, face: Box | None, previou
         cx, vx = _keep(cx, vx, (left, right), (face[0] * fw, face[2] * fw), half=half_w)
         cy, vy = _keep(cy, vy, (top, bottom), (face[1] * fh, face[3] * fh), half=half_h)
     cx, cy = _clamp(cx, half_w, fw - half_w), _clamp(cy, half_h, fh - half_h)
-    return Framing(cx - half_w, cy - half_h, w, h, aim=aim, velocity=(vx, vy), no_face_ms=no_face_ms)
+    return Framing(cx - half_w, cy - half_h, w, h, aim=aim, velocity=(vx, vy), no_face_ms=no_face_ms,
+                   widening=widening)
+
+
+def _width_for(group: Box | None, previous: Framing, narrowest: float, widest: float, tuning: FramingTuning,
+               dt: float) -> tuple[float, float]:
+    """The crop's width (and its speed) for a group: on the spring towards the group's width with
+    its margin (never under the screen's shape, never over the frame), but at once at least as
+    wide as the group itself, so nobody is ever outside the picture."""
+    if group is None:
+        target = needed = narrowest
+    else:
+        span = (group[2] - group[0]) * widest
+        target = _clamp(span * (1 + 2 * tuning.margin), narrowest, widest)
+        needed = _clamp(span, narrowest, widest)
+    w, v = _spring(previous.w, previous.widening, target, tuning.omega, dt)
+    if w < needed:
+        return needed, 0.0
+    return _clamp(w, narrowest, widest), v
 
 
 def _keep(c: float, v: float, *spans: tuple[float, float], half: float) -> tuple[float, float]:

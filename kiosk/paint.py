@@ -59,23 +59,28 @@ def parse_colour(text: str) -> Colour:
 @dataclass(frozen=True, slots=True)
 class ScreenMap:
     """Where the camera picture lands: `crop` (x, y, w, h) of the frame, in frame pixels, fills
-    the whole screen; `mirror` flips it left-right as a mirror does."""
+    `area` (x, y, w, h) of the screen, the whole screen unless given (a group wider than the
+    screen's shape is shown with bars above and below); `mirror` flips it left-right as a mirror
+    does."""
 
     frame: tuple[int, int]
     crop: tuple[int, int, int, int]
     screen: tuple[int, int]
     mirror: bool = True
+    area: tuple[int, int, int, int] | None = None
 
     def box(self, box: Box) -> tuple[float, float, float, float]:
         """A normalised camera box as (left, top, right, bottom) screen pixels."""
         fw, fh = self.frame
         cx, cy, cw, ch = self.crop
+        ax, ay, aw, ah = self.area or (0, 0, *self.screen)
         x0, y0, x1, y1 = box
         if self.mirror:
             x0, x1 = 1.0 - x1, 1.0 - x0
             cx = fw - (cx + cw)
-        sx, sy = self.screen[0] / cw, self.screen[1] / ch
-        return (x0 * fw - cx) * sx, (y0 * fh - cy) * sy, (x1 * fw - cx) * sx, (y1 * fh - cy) * sy
+        sx, sy = aw / cw, ah / ch
+        return (ax + (x0 * fw - cx) * sx, ay + (y0 * fh - cy) * sy,
+                ax + (x1 * fw - cx) * sx, ay + (y1 * fh - cy) * sy)
 
     def point(self, x: float, y: float) -> tuple[float, float]:
         left, top, _, _ = self.box((x, y, x, y))
@@ -216,22 +221,29 @@ class Painter:
 
     # -- pictures ------------------------------------------------------------------------------------
     def camera(self, rgb: np.ndarray, *, mirror: bool = True, centre: tuple[float, float] = (0.5, 0.5),
-               follow: Box | None = None, t_ms: float | None = None) -> ScreenMap:
+               follow: Box | None = None, t_ms: float | None = None, widen: bool = False) -> ScreenMap:
         """The camera picture filling the screen, cropped to its shape around `centre`; with
         `t_ms` (the view's clock), the crop follows the face box `follow` smoothly instead
-        (core.framing), and glides back to the centre when there has been none for a while."""
+        (core.framing), and glides back to the centre when there has been none for a while.
+        With `widen` (a group's box), a group wider than the screen's shape widens the crop and
+        the picture is shown across the screen's width, with bars above and below."""
         h, w = rgb.shape[:2]
         if t_ms is None:
             crop = cover_crop((w, h), (self.w, self.h), centre)
         else:
             dt = 0.0 if self._framed_ms is None else t_ms - self._framed_ms
             self._framed_ms = t_ms
-            self._framing = follow_face((w, h), self.w / self.h, follow, self._framing, dt)
+            self._framing = follow_face((w, h), self.w / self.h, follow, self._framing, dt, widen=widen)
             x, y, cw, ch = self._framing.rect()
             cw, ch = min(cw, w), min(ch, h)
             crop = (min(max(x, 0), w - cw), min(max(y, 0), h - ch), cw, ch)
-        self.canvas.image("camera", rgb, crop, pygame.Rect(0, 0, self.w, self.h), flip=mirror)
-        self.map = ScreenMap((w, h), crop, (self.w, self.h), mirror)
+        area = pygame.Rect(0, 0, self.w, self.h)
+        if crop[2] * self.h > crop[3] * self.w + crop[3]:  # wider than the screen by over a pixel
+            area.height = round(self.w * crop[3] / crop[2])
+            area.centery = self.h // 2
+        self.canvas.image("camera", rgb, crop, area, flip=mirror)
+        self.map = ScreenMap((w, h), crop, (self.w, self.h), mirror,
+                             None if area.size == (self.w, self.h) else tuple(area))  # type: ignore[arg-type]
         return self.map
 
     def photo(self, rgb: np.ndarray, area: pygame.Rect | None = None) -> pygame.Rect:

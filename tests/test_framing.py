@@ -136,3 +136,35 @@ def test_the_paint_kit_keeps_an_off_centre_visitor_on_a_portrait_screen() -> Non
         assert 0 <= left and right <= 1080 and 0 <= top and bottom <= 1920, (i, left, right)
     fixed = p.camera(frame, mirror=True)  # the old centre crop would cut this visitor off
     assert fixed.box(box)[0] < 0
+
+
+def test_a_group_wider_than_the_strip_widens_the_crop_and_everybody_stays_in() -> None:
+    """In portrait the strip is 270 of 640 pixels; two people at 0.2 and 0.8 of the frame span
+    far more. With `widen` the crop holds both at once and eases the margin in; without it (one
+    visitor's crop) the width never changes; when the group goes, it narrows back smoothly."""
+    group = (0.12, 0.3, 0.88, 0.6)  # everyone's box
+    state = None
+    widths = []
+    for _ in range(30):
+        state = follow_face(FRAME, PORTRAIT, group, state, DT, widen=True)
+        assert inside(state, group) and 0 <= state.x and state.x + state.w <= FRAME[0] + 1e-6
+        widths.append(state.w)
+    assert widths[0] >= 0.76 * FRAME[0] - 1e-6, "the whole group from the first frame on"
+    assert widths == sorted(widths) and widths[-1] == pytest.approx(FRAME[0], abs=2), "then the margin, up to the frame"
+    assert state.h == 480.0
+    plain = run([group] * 30)
+    assert all(f.w == 270.0 for f in plain)
+    narrowing = []
+    for _ in range(30):
+        state = follow_face(FRAME, PORTRAIT, None, state, DT, widen=True)
+        narrowing.append(state.w)
+    assert narrowing == sorted(narrowing, reverse=True) and narrowing[-1] == pytest.approx(270.0, abs=2)
+    assert max(a - b for a, b in zip([widths[-1]] + narrowing, narrowing)) < 0.2 * FRAME[0], "no jump back"
+
+
+def test_a_group_that_fits_the_strip_keeps_the_screens_shape() -> None:
+    group = face_at(0.5, size=0.2)
+    state = None
+    for _ in range(30):
+        state = follow_face(FRAME, PORTRAIT, group, state, DT, widen=True)
+    assert state.w == pytest.approx(270.0) and inside(state, group, margin=FramingTuning().margin)

@@ -171,3 +171,29 @@ def test_group_screens_read_from_three_metres(three_people, size, tmp_path: Path
             assert share >= least - 1e-9, f"{name}: {d.text!r} ({d.role}) is {share:.1%} of the height"
             assert d.rect.left >= 0 and d.rect.right <= size[0] and d.rect.top >= 0 and d.rect.bottom <= size[1], \
                 f"{name}: {d.text!r} leaves the screen at {d.rect}"
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_everybody_stays_in_the_picture_on_a_portrait_screen_too(three_people, size, tmp_path: Path) -> None:
+    """Three people across a 16:9 camera: a portrait screen's strip (a third of the frame) would
+    cut off the two at the sides, so the picture widens to hold the group, from the first frame
+    on, and keeps every face (and its tag) on the screen; saved for a person to look at."""
+    frame, (a, b, c) = three_people
+    view = group_view([face(1, a, 24, SmileKind.NONE), face(2, b, 67, SmileKind.POSED),
+                       face(3, c, 81, SmileKind.GENUINE)])
+    display = RecordingDisplay(screen=size)
+    renderer = Renderer(display.canvas)
+    for t_ms in range(0, 3001, 100):
+        renderer.draw(View(Screen.MIRROR, frame, view.faces[0].reading, mode=view, t_ms=float(t_ms)), _mode())
+        screen_map = renderer.painter.map
+        for f in view.faces:  # (a box may reach a pixel past the frame's edge: landmarks do)
+            left, top, right, bottom = screen_map.box(f.box)
+            edge = 0.01 * size[0]
+            assert -edge <= left and right <= size[0] + edge and -edge <= top and bottom <= size[1] + edge, (t_ms, f.id)
+    display.save(tmp_path / f"group-wide-{size[0]}x{size[1]}.png")
+    if size[0] > size[1]:  # landscape: the picture fills the screen as before
+        assert screen_map.area is None
+    else:  # portrait: across the width, bars above and below, the margin eased in
+        x, y, w, h = screen_map.area
+        assert w == size[0] and 0 < y and y + h <= size[1]
+        assert w == size[0] and screen_map.crop[2] == frame.shape[1], "the whole width: the group spans it"

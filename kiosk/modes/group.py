@@ -97,7 +97,7 @@ class GroupMode(SingleFaceMode):
             boxes = [f.box for f in group.faces if f.reading is not None]
             everyone = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
                         max(b[3] for b in boxes)) if boxes else None
-            p.camera(view.frame, mirror=view.mirror, follow=everyone, t_ms=view.t_ms)  # keeps everybody in view
+            p.camera(view.frame, mirror=view.mirror, follow=everyone, t_ms=view.t_ms, widen=True)  # everybody in view
             self._painter.draw(group, p)
         elif view.screen is Screen.MIRROR:  # everybody just left: the plain mirror, no stale gauges
             p.camera(view.frame, mirror=view.mirror)
