@@ -4,7 +4,6 @@ share port and nothing more; `systemd-analyze security` of the unit with it stay
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -105,7 +104,7 @@ def merged(dropins: list[Path]) -> dict[str, list[str]]:
 def test_sharing_and_the_exporters_together_keep_both_ports_and_every_peer(tmp_path: Path) -> None:
     """share.conf and network.conf side by side (a booth with sharing that also reports to a
     venue's Prometheus and MQTT): neither clears what the other opens."""
-    from tests.test_deploy import write_dropin
+    from tests.test_deploy import assert_networked_unit_at_most_1_5, write_dropin
 
     config = ('[booth]\nshare = true\nshare_port = 8080\n[metrics]\nenabled = true\nport = 9100\n'
               '[mqtt]\nenabled = true\nhost = "192.168.1.10"\n')
@@ -119,12 +118,5 @@ def test_sharing_and_the_exporters_together_keep_both_ports_and_every_peer(tmp_p
     assert {"192.168.1.10/32", "127.0.0.0/8", "192.168.0.0/16"} <= set(d["IPAddressAllow"])
     assert "0.0.0.0/0" not in d["IPAddressAllow"] and set(d["IPAddressDeny"]) == {"any"}
     assert d["PrivateNetwork"][-1] == "no"
-    if offline_security_supported():  # the unit with both drop-ins, as systemd reads them under the root
-        root = tmp_path / "root"
-        shutil.copy(CONSOLE_UNIT, root / "etc/systemd/system/smile-mirror.service")
-        scored = subprocess.run(["systemd-analyze", "security", "--offline=true", f"--root={root}", "--no-pager",
-                                 "smile-mirror.service"], capture_output=True, text=True, timeout=60)
-        found = re.search(r"Overall exposure level for \S+: ([0-9.]+)", scored.stdout)
-        assert found, scored.stdout + scored.stderr
-        assert "Service has access to the host's network" in scored.stdout, "the drop-ins were not read"
-        assert float(found.group(1)) <= 1.5, scored.stdout
+    if offline_security_supported():
+        assert_networked_unit_at_most_1_5(tmp_path / "root")
