@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -39,7 +38,7 @@ import numpy as np
 
 from core.cpus import parse_cpus, pin_cpus
 from core.scheduler import Scheduler
-from kiosk.bench_inference import side_by_side
+from kiosk.bench_inference import peak_rss_mb, side_by_side
 
 MODES = ("pipeline", "naive", "display-small", "display-full", "inference")
 # `--group`: group mode (up to 4 faces) on the same one-visitor video as `pipeline`;
@@ -149,7 +148,7 @@ def run_child(mode: str, video: Path, model: Path, frames: int, pace: bool, widt
         "displayed_fps": s.displayed / wall, "scores_per_s": s.readings / wall,
         "cpu_ms_per_displayed_frame": 1000 * cpu / max(1, s.displayed),
         "latency_p50_ms": float(np.percentile(lat, 50)), "latency_p95_ms": float(np.percentile(lat, 95)),
-        "frames_skipped": st.skipped_busy + st.skipped_rate, "peak_rss_mb": _peak_rss_mb(),
+        "frames_skipped": st.skipped_busy + st.skipped_rate, "peak_rss_mb": peak_rss_mb(),
         "cpu_share": cpu / wall, "frame_size": list(frame_size), "screen": list(screen),
         "present_cpu_ms_per_frame": 1000 * display.present_cpu_s / max(1, s.displayed),
         "display": shown_on,
@@ -333,10 +332,6 @@ def _summed_extra(runs: list[dict[str, Any]]) -> dict[str, int]:
         for k, v in r.get("extra", {}).items():
             total[k] = total.get(k, 0) + int(v)
     return total
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 # ---- parent side ------------------------------------------------------------------------------

@@ -33,6 +33,10 @@ WARM_UP = 10
 Step = tuple[Callable[[np.ndarray, int], Any], Callable[[], None]]  # run on (frame, t_ms); close
 
 
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 class Contender(Protocol):
     name: str
 
@@ -253,7 +257,7 @@ def _serve(argv: list[str]) -> int:
             print(json.dumps({"wall": wall, "cpu": cpu}), flush=True)
     finally:
         me.close()
-    print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}), flush=True)
+    print(json.dumps({"peak_rss_mb": peak_rss_mb()}), flush=True)
     return 0
 
 

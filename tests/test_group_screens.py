@@ -197,3 +197,10 @@ def test_everybody_stays_in_the_picture_on_a_portrait_screen_too(three_people, s
         x, y, w, h = screen_map.area
         assert w == size[0] and 0 < y and y + h <= size[1]
         assert w == size[0] and screen_map.crop[2] == frame.shape[1], "the whole width: the group spans it"
+        nobody = GroupView((), 0, 0, 0.0)
+        widths = [screen_map.crop[2]]
+        for t_ms in range(3100, 6001, 100):  # everybody leaves: the picture narrows back, no jump
+            renderer.draw(View(Screen.MIRROR, frame, None, mode=nobody, t_ms=float(t_ms)), _mode())
+            widths.append(renderer.painter.map.crop[2])
+        assert widths == sorted(widths, reverse=True) and widths[-1] < 0.4 * frame.shape[1]
+        assert max(a - b for a, b in zip(widths, widths[1:])) < 0.2 * frame.shape[1], widths

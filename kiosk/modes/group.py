@@ -99,8 +99,8 @@ class GroupMode(SingleFaceMode):
                         max(b[3] for b in boxes)) if boxes else None
             p.camera(view.frame, mirror=view.mirror, follow=everyone, t_ms=view.t_ms, widen=True)  # everybody in view
             self._painter.draw(group, p)
-        elif view.screen is Screen.MIRROR:  # everybody just left: the plain mirror, no stale gauges
-            p.camera(view.frame, mirror=view.mirror)
+        elif view.screen is Screen.MIRROR:  # everybody just left: the plain mirror, no stale gauges,
+            p.camera(view.frame, mirror=view.mirror, t_ms=view.t_ms, widen=True)  # narrowing back smoothly
         else:
             paint_attract(view, p)
 
