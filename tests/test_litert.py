@@ -104,6 +104,23 @@ def test_geometry_metadata_is_read_without_protobuf(model_path: Path) -> None:
     assert g.canonical.shape == (3, 468) and (g.weights > 0).sum() > 10
 
 
+def test_the_pose_fit_recovers_a_known_scale_rotation_and_shift(model_path: Path) -> None:
+    """The weighted Procrustes fit (its canonical side worked out once) finds the similarity that
+    made the points, and a reflection is never taken for a rotation."""
+    geometry = parse_metadata(read_bundle(model_path)["geometry_pipeline_metadata_landmarks.binarypb"])
+    fit, src = geometry.fit, geometry.canonical
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+        rot = q * np.sign(np.linalg.det(q))  # a proper rotation
+        scale, shift = rng.uniform(0.01, 3.0), rng.normal(0, 20, 3)
+        dst = scale * rot @ src[:, fit.index] + shift[:, None]
+        s, r, t = fit.solve(dst)
+        assert abs(s - scale) < 1e-9 * scale and np.allclose(r, rot, atol=1e-9) and np.allclose(t, shift, atol=1e-8)
+        mirrored = dst * np.array([[-1.0], [1.0], [1.0]])
+        assert np.linalg.det(fit.solve(mirrored)[1]) > 0
+
+
 def test_litert_matches_mediapipe_on_the_astronaut(model_path: Path, astronaut: np.ndarray) -> None:
     with LiteRTLandmarker(model_path, still=True) as new, MediapipeLandmarker(model_path, still=True) as ref:
         a, b = ref.detect(astronaut, 0.0), new.detect(astronaut, 0.0)
@@ -135,6 +152,32 @@ def test_video_tracks_with_one_detection_and_matches_mediapipe(model_path: Path,
         cap.release()
         assert found == 60
         assert lm.detector_runs <= 3  # tracked from its own landmarks, not detected on every frame
+
+
+@pytest.mark.skipif(not fm.opencv_warps_in_fixed_point(), reason=f"OpenCV {cv2.__version__} warps in floating point")
+def test_the_maps_give_the_landmarker_what_opencvs_warp_gives(model_path: Path, face_video: Path,
+                                                              astronaut: np.ndarray, monkeypatch) -> None:
+    """An OpenCV that warps in floating point (4.11, 5.x: none of the locks, but a hand-made venv)
+    gets its crops from the maps, cut in halves with two threads: the very same observations as
+    OpenCV's own classic warp gives, on a video and on a still."""
+    cap = cv2.VideoCapture(str(face_video))
+    frames = [cv2.cvtColor(cap.read()[1], cv2.COLOR_BGR2RGB) for _ in range(20)]
+    cap.release()
+
+    def observe(threads: int) -> list:
+        with LiteRTLandmarker(model_path, threads=threads) as lm:
+            seen = [lm.detect(f, i * 33.3) for i, f in enumerate(frames)]
+        with LiteRTLandmarker(model_path, still=True) as lm:
+            return seen + [lm.detect(astronaut, 0.0)]
+
+    own = {threads: observe(threads) for threads in (1, 2)}
+    monkeypatch.setattr(fm, "opencv_warps_in_fixed_point", lambda: False)
+    for threads in (1, 2):
+        for a_faces, b_faces in zip(own[threads], observe(threads), strict=True):
+            assert len(a_faces) == len(b_faces) == 1
+            a, b = a_faces[0], b_faces[0]
+            assert np.array_equal(a.landmarks, b.landmarks) and a.blendshapes == b.blendshapes
+            assert np.array_equal(a.transform, b.transform) and np.array_equal(a.mouth, b.mouth)
 
 
 def test_two_threads_see_what_one_sees(model_path: Path, face_video: Path) -> None:

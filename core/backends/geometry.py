@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -58,6 +59,10 @@ class GeometryModel:
     canonical: np.ndarray   # (3, 468) metric canonical face
     weights: np.ndarray     # (468,) Procrustes weights
 
+    @cached_property
+    def fit(self) -> "ProcrustesFit":
+        return ProcrustesFit.of(self.canonical, self.weights)
+
 
 def parse_metadata(data: bytes) -> GeometryModel:
     """GeometryPipelineMetadata: canonical_mesh = 1 (Mesh3d: vertex_buffer = 3, five floats a
@@ -86,39 +91,53 @@ def parse_metadata(data: bytes) -> GeometryModel:
     return GeometryModel(canonical=v[:, :3].T.copy(), weights=weights)
 
 
-def _procrustes(src: np.ndarray, dst: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """4x4 (scale * rotation | translation) taking `src` (3, N) onto `dst` by weighted least squares."""
-    sw = np.sqrt(weights)
-    ws, wd = src * sw, dst * sw
-    total = float(weights.sum())
-    centre = (ws * sw).sum(axis=1) / total
-    centred = ws - np.outer(centre, sw)
-    u, _, vt = np.linalg.svd(wd @ centred.T)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        u[:, 2] *= -1
-    rot = u @ vt
-    scale = float((rot @ centred * wd).sum() / (centred * ws).sum())
-    rs = scale * rot
-    translation = ((wd - rs @ ws) * sw).sum(axis=1) / total
-    out = np.eye(4)
-    out[:3, :3], out[:3, 3] = rs, translation
-    return out
+@dataclass(frozen=True)
+class ProcrustesFit:
+    """The weighted orthogonal Procrustes fit of the canonical face onto runtime points, with
+    everything that depends on the canonical face alone worked out once: a head pose is three
+    fits a face a frame, and only the landmarks with a weight (33 of 468) take part."""
+    index: np.ndarray      # (K,) the weighted landmarks
+    sqrt_weights: np.ndarray  # (K,)
+    shares: np.ndarray     # (K,) weights / their sum
+    centre: np.ndarray     # (3,) the canonical face's weighted centroid
+    centred: np.ndarray    # (3, K) (canonical - centre) * sqrt_weights
+    spread: float          # sum of (canonical - centre) * canonical * weights
+
+    @classmethod
+    def of(cls, canonical: np.ndarray, weights: np.ndarray) -> "ProcrustesFit":
+        index = np.flatnonzero(weights > 0)
+        w = weights[index].astype(np.float64)
+        src = canonical[:, index].astype(np.float64)
+        shares = w / w.sum()
+        centre = src @ shares
+        sw = np.sqrt(w)
+        centred = (src - centre[:, None]) * sw
+        return cls(index, sw, shares, centre, centred, float((centred * src * sw).sum()))
+
+    def solve(self, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """(scale, rotation 3x3, translation 3) taking the canonical face onto `dst` (3, K), the
+        weighted landmarks only: least squares on the weights."""
+        cov = (dst * self.sqrt_weights) @ self.centred.T
+        u, _, vt = np.linalg.svd(cov)
+        rot = u @ vt
+        if np.linalg.det(rot) < 0:  # a reflection: flip the weakest axis
+            u[:, 2] *= -1
+            rot = u @ vt
+        scale = float((rot * cov).sum()) / self.spread
+        return scale, rot, dst @ self.shares - scale * (rot @ self.centre)
 
 
 def pose_matrix(model: GeometryModel, landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
-    """The 4x4 face pose transform for one face's normalised landmarks (first 468 used)."""
+    """The 4x4 face pose transform for one face's normalised landmarks (its first 468: the mesh)."""
     h_near = 2.0 * NEAR * math.tan(0.5 * math.radians(VERTICAL_FOV_DEG))
     w_near = width * h_near / height
-    left, bottom = -0.5 * w_near, -0.5 * h_near
-    p = landmarks[:MESH_POINTS].astype(np.float64).T.copy()
+    fit = model.fit
+    depth_offset = w_near * float(landmarks[:MESH_POINTS, 2].mean(dtype=np.float64))  # the whole mesh's, as MediaPipe's
+    p = landmarks[fit.index].astype(np.float64).T  # (3, K): the fit reads the weighted landmarks only
     p[1] = 1.0 - p[1]  # origin at the top-left corner
     p *= np.array([[w_near], [h_near], [w_near]])
-    p[0] += left
-    p[1] += bottom
-    depth_offset = float(p[2].mean())
-
-    def scale_of(points: np.ndarray) -> float:
-        return float(np.linalg.norm(_procrustes(model.canonical, points, model.weights)[:3, 0]))
+    p[0] -= 0.5 * w_near
+    p[1] -= 0.5 * h_near
 
     def metric(points: np.ndarray, scale: float) -> np.ndarray:
         q = points.copy()
@@ -130,6 +149,9 @@ def pose_matrix(model: GeometryModel, landmarks: np.ndarray, width: int, height:
 
     first = p.copy()
     first[2] *= -1.0
-    s1 = scale_of(first)
-    s2 = scale_of(metric(p, s1))
-    return _procrustes(model.canonical, metric(p, s1 * s2), model.weights).astype(np.float32)
+    s1 = abs(fit.solve(first)[0])
+    s2 = abs(fit.solve(metric(p, s1))[0])
+    scale, rot, translation = fit.solve(metric(p, s1 * s2))
+    out = np.eye(4)
+    out[:3, :3], out[:3, 3] = scale * rot, translation
+    return out.astype(np.float32)
