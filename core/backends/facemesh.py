@@ -14,11 +14,12 @@ The crop maps the rectangle's corners onto the output's corners (OpenCV's perspe
 the rectangle's box points, as MediaPipe's CPU converter does): no half-pixel shift. That one
 convention decides landmark parity with mediapipe (a half-pixel crop errs ~0.4 px on average).
 It also samples as mediapipe's own OpenCV does: OpenCV's classic fixed-point bilinear warp
-(source positions rounded to 1/32 pixel, 15-bit weights, halves rounded up). OpenCV 5.0 (the
-x86 lock's wheel) warps uint8 in floating point instead, which moves pixels by one grey level
-here and there: enough to shift the detector's keypoints by ~0.1 px and the landmarks by
-~0.05 px, to which the blendshape model is sensitive (genki4k stills: 81% of faces within 0.02
-of mediapipe's blendshapes with that warp, all 3567 with `fixed_point_maps`).
+(source positions rounded to 1/32 pixel, 15-bit weights, halves rounded up). OpenCV 4.10, which
+every lock pins, still is that warp; 4.11 and 5.x warp uint8 in floating point instead, which
+moves pixels by one grey level here and there: enough to shift the detector's keypoints by
+~0.1 px and the landmarks by ~0.05 px, to which the blendshape model is sensitive (genki4k stills: 81% of faces within 0.02
+of mediapipe's blendshapes with that warp, all 3567 with `fixed_point_maps`, which stand in for
+the classic warp under such an OpenCV).
 
 Rectangles here are in pixels: `Roi(cx, cy, w, h, rotation)`, rotation in radians, clockwise
 on screen (image y points down).
@@ -170,7 +171,7 @@ def remap_crop(rgb: np.ndarray, m: np.ndarray, size: int, *, zero_border: bool,
 @lru_cache(maxsize=1)
 def opencv_warps_in_fixed_point() -> bool:
     """Whether the installed OpenCV's own `warpPerspective` is the classic fixed-point one
-    (OpenCV <= 4.10, as in the Pi's lock): then it cuts the crops, in C++, ~2.5x faster than the
+    (OpenCV <= 4.10, as every lock pins): then it cuts the crops, in C++, ~2.5x faster than the
     maps. Decided by the samples, not by the version: a rotated crop and a letterbox whose
     positions fall halfway between 1/32 steps, each compared with `remap_crop`."""
     rng = np.random.default_rng(0)
