@@ -110,7 +110,8 @@ class LiteRTLandmarker:
         # With a second thread, the small blendshape model runs on it, single-threaded, while this
         # one works out the head pose and the mouth patch (LiteRT lets go of the GIL in invoke):
         # about 1 ms of a tracked frame's wall time, where splitting that model itself gains little;
-        # and it cuts half of the landmark model's crop.
+        # and, where the crop comes from the maps (an OpenCV without the classic warp), it cuts
+        # half of it.
         self._beside = ThreadPoolExecutor(1, thread_name_prefix="litert-blend") if threads > 1 else None
         self._blend = _Model(files[MEMBERS[2]], 1 if self._beside else threads, MEMBERS[2])
         self._mesh_buffer = np.empty((1, fm.LANDMARKS_SIZE, fm.LANDMARKS_SIZE, 3), np.float32)
