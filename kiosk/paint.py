@@ -221,12 +221,14 @@ class Painter:
 
     # -- pictures ------------------------------------------------------------------------------------
     def camera(self, rgb: np.ndarray, *, mirror: bool = True, centre: tuple[float, float] = (0.5, 0.5),
-               follow: Box | None = None, t_ms: float | None = None, widen: bool = False) -> ScreenMap:
+               follow: Box | None = None, t_ms: float | None = None, widen: bool = False,
+               above: int | None = None) -> ScreenMap:
         """The camera picture filling the screen, cropped to its shape around `centre`; with
         `t_ms` (the view's clock), the crop follows the face box `follow` smoothly instead
         (core.framing), and glides back to the centre when there has been none for a while.
         With `widen` (a group's box), a group wider than the screen's shape widens the crop and
-        the picture is shown across the screen's width, with bars above and below."""
+        the picture is shown across the screen's width, with bars above and below: centred on
+        the screen, or standing on `above` (a panel's top) where it fits above that."""
         h, w = rgb.shape[:2]
         if t_ms is None:
             crop = cover_crop((w, h), (self.w, self.h), centre)
@@ -240,7 +242,10 @@ class Painter:
         area = pygame.Rect(0, 0, self.w, self.h)
         if crop[2] * self.h > crop[3] * self.w + crop[3]:  # wider than the screen by over a pixel
             area.height = round(self.w * crop[3] / crop[2])
-            area.centery = self.h // 2
+            if above is None:
+                area.centery = self.h // 2
+            else:  # on the panel; from the screen's top while it narrows back taller than that
+                area.top = max(0, above - area.height)
         self.canvas.image("camera", rgb, crop, area, flip=mirror)
         self.map = ScreenMap((w, h), crop, (self.w, self.h), mirror,
                              None if area.size == (self.w, self.h) else tuple(area))  # type: ignore[arg-type]

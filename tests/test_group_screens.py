@@ -43,6 +43,7 @@ def render(view: GroupView, size, frame: np.ndarray) -> tuple[np.ndarray, Record
 def _mode() -> GroupMode:
     mode = GroupMode.__new__(GroupMode)  # painting needs no model and no stats folder
     mode._painter = GroupPainter()
+    mode._above = {}
     return mode
 
 
@@ -177,14 +178,17 @@ def test_group_screens_read_from_three_metres(three_people, size, tmp_path: Path
 def test_everybody_stays_in_the_picture_on_a_portrait_screen_too(three_people, size, tmp_path: Path) -> None:
     """Three people across a 16:9 camera: a portrait screen's strip (a third of the frame) would
     cut off the two at the sides, so the picture widens to hold the group, from the first frame
-    on, and keeps every face (and its tag) on the screen; saved for a person to look at."""
+    on, and keeps every face (and its tag) on the screen, above the meter's words; saved for a
+    person to look at."""
+    from kiosk.text import kind_label, t
     frame, (a, b, c) = three_people
     view = group_view([face(1, a, 24, SmileKind.NONE), face(2, b, 67, SmileKind.POSED),
                        face(3, c, 81, SmileKind.GENUINE)])
     display = RecordingDisplay(screen=size)
     renderer = Renderer(display.canvas)
+    mode = _mode()  # one mode all along, as in the kiosk
     for t_ms in range(0, 3001, 100):
-        renderer.draw(View(Screen.MIRROR, frame, view.faces[0].reading, mode=view, t_ms=float(t_ms)), _mode())
+        renderer.draw(View(Screen.MIRROR, frame, view.faces[0].reading, mode=view, t_ms=float(t_ms)), mode)
         screen_map = renderer.painter.map
         for f in view.faces:  # (a box may reach a pixel past the frame's edge: landmarks do)
             left, top, right, bottom = screen_map.box(f.box)
@@ -197,10 +201,23 @@ def test_everybody_stays_in_the_picture_on_a_portrait_screen_too(three_people, s
         x, y, w, h = screen_map.area
         assert w == size[0] and 0 < y and y + h <= size[1]
         assert w == size[0] and screen_map.crop[2] == frame.shape[1], "the whole width: the group spans it"
+        on_faces = {kind_label(k) for k in SmileKind} | {t("group_smile_prompt")} | {"24", "67", "81"}
+        # the meter's words stay under the picture, also when the celebration's words pop in (two
+        # lines there), and the picture keeps its place then
+        for celebration in (0.0, 0.95, 0.05):
+            shown = GroupView(view.faces, 3, 2 if celebration == 0 else 3, view.level, celebration=celebration)
+            renderer.draw(View(Screen.MIRROR, frame, view.faces[0].reading, mode=shown, t_ms=3000.0), mode)
+            assert renderer.painter.map.area == (x, y, w, h)
+            words = [d for d in renderer.painter.drawn if d.text not in on_faces]
+            assert len(words) >= 3, words
+            assert min(d.rect.top for d in words) >= y + h, (celebration, [(d.text, d.rect) for d in words])
+        display.save(tmp_path / f"group-wide-celebrate-{size[0]}x{size[1]}.png")
         nobody = GroupView((), 0, 0, 0.0)
-        widths = [screen_map.crop[2]]
+        widths, tops = [screen_map.crop[2]], [y]
         for t_ms in range(3100, 6001, 100):  # everybody leaves: the picture narrows back, no jump
-            renderer.draw(View(Screen.MIRROR, frame, None, mode=nobody, t_ms=float(t_ms)), _mode())
+            renderer.draw(View(Screen.MIRROR, frame, None, mode=nobody, t_ms=float(t_ms)), mode)
             widths.append(renderer.painter.map.crop[2])
+            tops.append((renderer.painter.map.area or (0, 0))[1])
         assert widths == sorted(widths, reverse=True) and widths[-1] < 0.4 * frame.shape[1]
         assert max(a - b for a, b in zip(widths, widths[1:])) < 0.2 * frame.shape[1], widths
+        assert tops == sorted(tops, reverse=True) and max(a - b for a, b in zip(tops, tops[1:])) < 0.1 * size[1], tops

@@ -45,6 +45,7 @@ class GroupMode(SingleFaceMode):
         self.group = group
         self._view: GroupView | None = None
         self._painter = GroupPainter()
+        self._above: dict[tuple[int, int], int] = {}  # the meter band's top, by screen size
 
     @classmethod
     def from_config(cls, config: "Config") -> "GroupMode":
@@ -97,10 +98,13 @@ class GroupMode(SingleFaceMode):
             boxes = [f.box for f in group.faces if f.reading is not None]
             everyone = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
                         max(b[3] for b in boxes)) if boxes else None
-            p.camera(view.frame, mirror=view.mirror, follow=everyone, t_ms=view.t_ms, widen=True)  # everybody in view
+            # everybody in view, and a picture narrower than the screen kept above the meter's band
+            above = self._above[(p.w, p.h)] = self._painter.panel_top(group, p)
+            p.camera(view.frame, mirror=view.mirror, follow=everyone, t_ms=view.t_ms, widen=True, above=above)
             self._painter.draw(group, p)
         elif view.screen is Screen.MIRROR:  # everybody just left: the plain mirror, no stale gauges,
-            p.camera(view.frame, mirror=view.mirror, t_ms=view.t_ms, widen=True)  # narrowing back smoothly
+            p.camera(view.frame, mirror=view.mirror, t_ms=view.t_ms, widen=True,
+                     above=self._above.get((p.w, p.h)))  # narrowing back
         else:
             paint_attract(view, p)
 
@@ -240,30 +244,53 @@ class GroupPainter:
             y = min(max(y, th / 2 + u), p.h - th / 2 - u)
             p.text(text, px, GOLD, alpha=alpha, center=(round(x), round(y)))
 
-    def _meter(self, group: GroupView, p: Painter) -> None:
-        """The group smile level (a big gauge), how many smile (words and one dot per person)
-        and the chains counted, on the dark band at the bottom. The count is a verdict-sized
-        line: beside the gauge on a landscape screen, over it (full width) on a portrait one."""
-        u, h = p.u, p.h
-        radius = 15 * u
-        gx, gy = round(4 * u), round(h - 2 * radius - 4 - 4 * u)
-        tx = gx + round(2 * radius) + 4 + round(4 * u)
-        side_w = p.w - tx - round(3 * u)  # the words beside the gauge
-        if group.celebration > 0:  # the words pop in where the count was
+    @staticmethod
+    def _count(group: GroupView, p: Painter) -> tuple[str, int, tuple[int, int, int]]:
+        """The count line (words, size, colour); while the group celebrates, the words that pop in."""
+        if group.celebration > 0:
             pop = min(1.0, group.celebration / 0.1)
-            count, count_px = t("group_everybody"), round(p.px("verdict") * (1 + 0.24 * (1 - (1 - pop) ** 2)))
-            count_colour = GOLD
-        else:
-            count, count_px = t("group_count", smiling=group.smiling, present=group.present), p.px("verdict")
-            count_colour = GOLD if group.present > 1 and group.smiling == group.present else INK
-        count_w = p.w - 2 * gx if p.portrait else side_w
+            return t("group_everybody"), round(p.px("verdict") * (1 + 0.24 * (1 - (1 - pop) ** 2))), GOLD
+        colour = GOLD if group.present > 1 and group.smiling == group.present else INK
+        return t("group_count", smiling=group.smiling, present=group.present), p.px("verdict"), colour
+
+    @staticmethod
+    def _gauge_place(p: Painter) -> tuple[float, int, int, int]:
+        """The level gauge's radius and top-left corner, and where words beside it start."""
+        radius = 15 * p.u
+        gx, gy = round(4 * p.u), round(p.h - 2 * radius - 4 - 4 * p.u)
+        return radius, gx, gy, gx + round(2 * radius) + 4 + round(4 * p.u)
+
+    def _layout(self, count: str, count_px: int, p: Painter) -> tuple[int, int, int, int]:
+        """(count size fitted to its width, top of the words, the dark band's height, the count's
+        width) on the band at the bottom: the gauge at its left; the words beside it on a
+        landscape screen, over it on a portrait one."""
+        u, h = p.u, p.h
+        _, gx, gy, tx = self._gauge_place(p)
+        count_w = p.w - 2 * gx if p.portrait else p.w - tx - round(3 * u)
         longest = max(count.split(), key=lambda word: p.font(count_px).size(word)[0])
         count_px = max(p.px("verdict"), min(count_px, p.fit_px(longest, count_px, count_w)))  # the pop stays on screen
         step = round(p.font(count_px).get_linesize() * 0.92)
         count_h = len(p.wrap(count, count_px, count_w)) * step
         caption_h = len(p.wrap(t("group_caption"), "line", count_w)) * round(p.font(p.px("line")).get_linesize() * 0.92)
         top = gy - count_h - caption_h - round(3 * u) if p.portrait else gy
-        band = max(round(h * 0.36), h - top + round(3 * u))
+        return count_px, top, max(round(h * 0.36), h - top + round(3 * u)), count_w
+
+    def panel_top(self, group: GroupView, p: Painter) -> int:
+        """Where the meter's band starts at its tallest (the count, or the celebration's words at
+        their biggest), so a picture kept above it stays put when the group celebrates."""
+        bands = (self._layout(t("group_count", smiling=group.smiling, present=group.present), p.px("verdict"), p)[2],
+                 self._layout(t("group_everybody"), round(p.px("verdict") * 1.24), p)[2])
+        return p.h - max(bands)
+
+    def _meter(self, group: GroupView, p: Painter) -> None:
+        """The group smile level (a big gauge), how many smile (words and one dot per person)
+        and the chains counted, on the dark band at the bottom. The count is a verdict-sized
+        line: beside the gauge on a landscape screen, over it (full width) on a portrait one."""
+        u, h = p.u, p.h
+        radius, gx, gy, tx = self._gauge_place(p)
+        side_w = p.w - tx - round(3 * u)  # the words beside the gauge
+        count, count_px, count_colour = self._count(group, p)
+        count_px, top, band, count_w = self._layout(count, count_px, p)
         p.fade(h - band, band)
         # the group's level: score-sized; on a portrait screen a dial that size would be over half
         # the width and cover the people, so there its number is verdict-sized
