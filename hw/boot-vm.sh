@@ -40,7 +40,7 @@ readonly PACKAGES=(
     libegl1 libgles2 libgbm1 libdrm2 libgl1-mesa-dri ca-certificates
 )
 readonly IMAGE_FORMAT=1  # bump when the way the image is made changes
-readonly SETUPTOOLS='setuptools>=64'  # pyproject.toml's build backend, for `pip install SRC`
+readonly SETUPTOOLS=requirements/setuptools.txt  # the locked build backend the installer builds SRC with
 # Every manylinux tag the guest's glibc (2.36) accepts, newest first: pip does not widen a
 # --platform to the older glibcs, and some locked wheels (ai-edge-litert) are tagged 2_27 only.
 PY_PLATFORMS=()
@@ -101,7 +101,7 @@ project_hash() {
 
 plan() {
     BASE_KEY="$(key_of "$IMAGE_FORMAT" "${PACKAGES[@]}")"
-    WHEEL_KEY="$(key_of "$SETUPTOOLS" "${PY_PLATFORMS[@]}" "$(cat "$SRC/$LOCK")")"
+    WHEEL_KEY="$(key_of "$(cat "$SRC/$SETUPTOOLS")" "${PY_PLATFORMS[@]}" "$(cat "$SRC/$LOCK")")"
     IMAGE_KEY="$(key_of "$BASE_KEY" "$WHEEL_KEY" "$(project_hash)" "$(sha256sum "$HOST_MODELS/face_landmarker.task" 2>/dev/null | cut -c1-16)")"
     BASE="$CACHE/vm-base-$BASE_KEY.tar"
     WHEELS="$CACHE/vm-wheels-$WHEEL_KEY"
@@ -201,7 +201,7 @@ fetch_wheels() {
     mkdir -p "$tmp"
     local pip=(python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all:
         "${PY_PLATFORMS[@]}" --python-version 3.11 --implementation cp -d "$tmp")
-    if ! { "${pip[@]}" -r "$SRC/$LOCK" && "${pip[@]}" "$SETUPTOOLS"; } >"$log" 2>&1; then
+    if ! { "${pip[@]}" -r "$SRC/$LOCK" && "${pip[@]}" -r "$SRC/$SETUPTOOLS"; } >"$log" 2>&1; then
         tail -n 25 "$log" >&2
         die "pip download failed (log: $log)"
     fi

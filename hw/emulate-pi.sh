@@ -35,7 +35,7 @@ readonly PACKAGES=(
     bash coreutils dash grep sed libc-bin  # the installer and its commands
 )
 readonly ROOT_FORMAT=1  # bump when the way the root is built changes
-readonly SETUPTOOLS='setuptools>=64'  # pyproject.toml's build backend, for `pip install SRC`
+readonly SETUPTOOLS=requirements/setuptools.txt  # the locked build backend the installer builds SRC with
 readonly PY_PLATFORMS=(--platform manylinux_2_28_aarch64 --platform manylinux_2_27_aarch64 --platform manylinux2014_aarch64)
 
 # The claim under test (hw/README.md, "Which mediapipe each Pi gets"): CPU -> board, lock.
@@ -101,7 +101,7 @@ plan() {
     local locks
     mapfile -t locks < <(installer_locks)
     ROOT_KEY="$(key_of "$ROOT_FORMAT" "${PACKAGES[@]}")"
-    WHEEL_KEY="$(key_of "$SETUPTOOLS" "${PY_PLATFORMS[@]}" "${locks[@]}" \
+    WHEEL_KEY="$(key_of "$(cat "$SRC/$SETUPTOOLS")" "${PY_PLATFORMS[@]}" "${locks[@]}" \
         "$(cd "$SRC" && cat "${locks[@]}")")"
     BASE="$CACHE/root-$ROOT_KEY"
     WHEELS="$CACHE/wheels-$WHEEL_KEY"
@@ -240,7 +240,7 @@ fetch_wheels() {
     for lock in "${LOCKS[@]}"; do
         "${pip[@]}" -r "$SRC/$lock" >>"$log" 2>&1 || { show_failure "$log"; die "pip download -r $lock failed"; }
     done
-    "${pip[@]}" "$SETUPTOOLS" >>"$log" 2>&1 || { show_failure "$log"; die "pip download $SETUPTOOLS failed"; }
+    "${pip[@]}" -r "$SRC/$SETUPTOOLS" >>"$log" 2>&1 || { show_failure "$log"; die "pip download -r $SETUPTOOLS failed"; }
     touch "$tmp/.complete"
     mv "$tmp" "$WHEELS"
     say "wheels: $(find "$WHEELS" -name '*.whl' | wc -l) files, $(du -sh "$WHEELS" | cut -f1)"

@@ -258,7 +258,9 @@ install_app() {
     # the lock pins exactly what is imported.
     # --require-hashes: only the files whose SHA-256 the lock names are installed (pip runs as root).
     run "${pip[@]}" install --no-deps --require-hashes -r "$SRC/$lock"
-    run "${pip[@]}" install --no-deps --force-reinstall "$SRC"
+    # The project is built by the locked, hashed setuptools, not one pip would fetch unchecked.
+    run "${pip[@]}" install --no-deps --require-hashes -r "$SRC/requirements/setuptools.txt"
+    run "${pip[@]}" install --no-deps --no-build-isolation --force-reinstall "$SRC"
     if [[ $TARGET == pc ]]; then
         run "$ROOT$VENV/bin/python" -c 'import numpy, mediapipe, cv2, pygame; print("numpy", numpy.__version__, "mediapipe", mediapipe.__version__, "cv2", cv2.__version__)'
     else

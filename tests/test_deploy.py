@@ -192,7 +192,9 @@ def test_dry_run_prints_every_step_and_picks_the_lock_by_cpu(tmp_path: Path, cpu
     assert has(steps, "pip", "install --no-deps --require-hashes -r", str(REPO / lock))
     assert not has(steps, "requirements/mediapipe-0.10.txt") and not has(steps, "requirements/mediapipe-1.txt"), \
         "only the one Pi lock is installed"
-    assert has(steps, "pip", "install --no-deps", "--force-reinstall", str(REPO))
+    assert has(steps, "pip", "install --no-deps --require-hashes -r", str(REPO / "requirements/setuptools.txt"))
+    assert has(steps, "pip", "install --no-deps", "--no-build-isolation", "--force-reinstall", str(REPO)), \
+        "the project is built by the locked setuptools, not one pip fetches unchecked"
     assert has(steps, "import numpy, simplejpeg, picamera2"), "the numpy/simplejpeg pairing is checked"
     assert has(steps, "ai_edge_litert.interpreter", "mediapipe_blocker"), \
         "LiteRT is checked everywhere, mediapipe imported only where the CPU runs it"

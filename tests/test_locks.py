@@ -54,6 +54,18 @@ def test_every_installer_requires_hashes(script: str) -> None:
         assert "--require-hashes" in line, f"{script}: {line.strip()}"
 
 
+@pytest.mark.parametrize("script", ["mirror", "hw/install.sh"])
+def test_every_installer_builds_the_project_with_the_locked_setuptools(script: str) -> None:
+    """pip's build isolation would download setuptools from the index, unchecked (as root, in the
+    installer): the project is built in the venv, after the hashed setuptools lock."""
+    lines = [line for line in (REPO / script).read_text().splitlines() if not line.lstrip().startswith("#")]
+    builds = [i for i, line in enumerate(lines) if re.search(r"pip\b.*(-e \.|\"\$SRC\")\s*$", line.split("#")[0].rstrip())]
+    backend = [i for i, line in enumerate(lines) if "--require-hashes" in line and "requirements/setuptools.txt" in line]
+    assert builds and backend, f"{script}: no project build or no setuptools lock install"
+    for i in builds:
+        assert "--no-build-isolation" in lines[i] and min(backend) < i, f"{script}: {lines[i].strip()}"
+
+
 def test_the_hash_script_keeps_the_lock_readable(tmp_path: Path) -> None:
     """requirements/hash_locks.py rewrites a lock with hashes and keeps comments and order."""
     import importlib.util
@@ -67,3 +79,28 @@ def test_the_hash_script_keeps_the_lock_readable(tmp_path: Path) -> None:
     assert out == ("# why\nfoo==1.0 \\\n    --hash=sha256:" + "a" * 64 + "\nbar_baz==2 \\\n    --hash=sha256:" + "b" * 64
                    + " \\\n    --hash=sha256:" + "c" * 64 + "\n")
     assert mod.pins(lock) == ["foo==1.0", "bar_baz==2"]
+
+
+def test_the_project_builds_offline_with_the_locked_setuptools(tmp_path: Path) -> None:
+    """The installers build the project with --no-build-isolation after installing
+    requirements/setuptools.txt (hashed), so pip never fetches a build backend unchecked: with
+    that lock in a fresh venv the project builds and installs with no package index at all."""
+    import shutil
+    import subprocess
+    import sys
+    import tomllib
+
+    pin = requirements(REPO / "requirements" / "setuptools.txt")[0].split()[0]
+    wanted = tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"]
+    assert [w.split(">=")[0] for w in wanted] == ["setuptools"], "the build needs only setuptools"
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = str(venv / "bin" / "python")
+    pip = [py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps"]
+    subprocess.run(pip + ["--require-hashes", "-r", str(REPO / "requirements" / "setuptools.txt")], check=True)
+    src = tmp_path / "src"  # a copy: the build writes its egg-info beside the sources
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".venv", ".git", "*.egg-info", "__pycache__", ".pytest_cache"))
+    done = subprocess.run(pip + ["--no-index", "--no-build-isolation", str(src)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    shown = subprocess.run([py, "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True, check=True).stdout
+    assert pin in shown.split() and "smile-mirror==0.1.0" in shown.split(), shown
