@@ -17,9 +17,9 @@ It also samples as mediapipe's own OpenCV does: OpenCV's classic fixed-point bil
 (source positions rounded to 1/32 pixel, 15-bit weights, halves rounded up). OpenCV 4.10, which
 every lock pins, still is that warp; 4.11 and 5.x warp uint8 in floating point instead, which
 moves pixels by one grey level here and there: enough to shift the detector's keypoints by
-~0.1 px and the landmarks by ~0.05 px, to which the blendshape model is sensitive (genki4k stills: 81% of faces within 0.02
-of mediapipe's blendshapes with that warp, all 3567 with `fixed_point_maps`, which stand in for
-the classic warp under such an OpenCV).
+~0.1 px and the landmarks by ~0.05 px, to which the blendshape model is sensitive (genki4k
+stills: 81% of faces within 0.02 of mediapipe's blendshapes with that warp, all 3567 with
+`fixed_point_maps`, which stand in for the classic warp under such an OpenCV).
 
 Rectangles here are in pixels: `Roi(cx, cy, w, h, rotation)`, rotation in radians, clockwise
 on screen (image y points down).
