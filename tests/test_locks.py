@@ -59,8 +59,10 @@ def test_every_installer_builds_the_project_with_the_locked_setuptools(script: s
     """pip's build isolation would download setuptools from the index, unchecked (as root, in the
     installer): the project is built in the venv, after the hashed setuptools lock."""
     lines = [line for line in (REPO / script).read_text().splitlines() if not line.lstrip().startswith("#")]
-    builds = [i for i, line in enumerate(lines) if re.search(r"pip\b.*(-e \.|\"\$SRC\")\s*$", line.split("#")[0].rstrip())]
-    backend = [i for i, line in enumerate(lines) if "--require-hashes" in line and "requirements/setuptools.txt" in line]
+    project = re.compile(r"pip\b.*(-e \.|\"\$SRC\")\s*$")
+    builds = [i for i, line in enumerate(lines) if project.search(line.split("#")[0].rstrip())]
+    backend = [i for i, line in enumerate(lines)
+               if "--require-hashes" in line and "requirements/setuptools.txt" in line]
     assert builds and backend, f"{script}: no project build or no setuptools lock install"
     for i in builds:
         assert "--no-build-isolation" in lines[i] and min(backend) < i, f"{script}: {lines[i].strip()}"
@@ -99,8 +101,10 @@ def test_the_project_builds_offline_with_the_locked_setuptools(tmp_path: Path) -
     pip = [py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps"]
     subprocess.run(pip + ["--require-hashes", "-r", str(REPO / "requirements" / "setuptools.txt")], check=True)
     src = tmp_path / "src"  # a copy: the build writes its egg-info beside the sources
-    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".venv", ".git", "*.egg-info", "__pycache__", ".pytest_cache"))
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".venv", ".git", "*.egg-info", "__pycache__",
+                                                             ".pytest_cache"))
     done = subprocess.run(pip + ["--no-index", "--no-build-isolation", str(src)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    shown = subprocess.run([py, "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True, check=True).stdout
+    shown = subprocess.run([py, "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True,
+                           check=True).stdout
     assert pin in shown.split() and "smile-mirror==0.1.0" in shown.split(), shown
